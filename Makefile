@@ -1,0 +1,42 @@
+# zerolib: the two commands a researcher needs are `make study` and `make test`.
+# Both set up the virtual environment first when it is missing or out of date.
+
+PYTHON   ?= python3.11
+VENV     ?= .venv
+PROFILE  ?= quick
+TORCH    ?= torch==2.14.1 torchvision==0.29.1
+PY       := $(VENV)/bin/python
+PIP      := $(PY) -m pip
+STAMP    := $(VENV)/.zerolib-installed
+
+.PHONY: setup study test test-browser lab clean-outputs
+
+setup: $(STAMP)
+
+# torch first, pinned, so the loose `torch` requirement of the package never pulls another build;
+# torchattacks is a test-only cross-check and pins an old `requests`, hence --no-deps.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[dev,lab]'
+	$(PIP) install --quiet --no-deps torchattacks==3.5.1
+	touch $@
+
+study: setup
+	$(PY) -m zerolib.study run --profile $(PROFILE)
+
+test: setup
+	$(PY) -m pytest -q
+
+# A real browser: Debian's chromium driven by playwright, against JupyterLab on loopback.
+test-browser: setup
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(PIP) install --quiet -e '.[browser]'
+	$(PY) -m pytest -q -m browser tests/test_browser.py
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-outputs:
+	rm -rf outputs/$(PROFILE)

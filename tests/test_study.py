@@ -1,0 +1,106 @@
+"""The study runner on small synthetic notebooks: parameters, records, skipping, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from zerolib import study
+
+WRITER = """\
+from pathlib import Path
+Path(output_dir).mkdir(parents=True, exist_ok=True)
+(Path(output_dir) / "value.csv").write_text(f"seed,scale\\n{seed},{scale}\\n")
+with open(counter, "a") as f:
+    f.write("ran\\n")
+"""
+
+
+def make_notebook(path: Path, body: str, parameters: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params_cell = nbformat.v4.new_code_cell(parameters)
+    params_cell.metadata["tags"] = ["parameters"]
+    nb.cells = [params_cell, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    counter = tmp_path / "counter.txt"
+    parameters = f'seed: int = 0\nscale: float = 1.0\ncounter: str = "{counter}"\noutput_dir: str = "out"\n'
+    make_notebook(tmp_path / "notebooks" / "writer.ipynb", WRITER, parameters)
+    write_profile(tmp_path, {"defaults": {"seed": 7, "dataset": "digits"},
+                             "notebooks": {"writer": {"scale": 2.5}}})
+    return tmp_path
+
+
+def write_profile(root: Path, content: dict, name: str = "tiny") -> None:
+    (root / "params" / f"{name}.yaml").write_text(yaml.safe_dump(content))
+
+
+def runs(root: Path) -> int:
+    counter = root / "counter.txt"
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+def test_run_passes_profile_parameters_and_writes_a_record(project: Path):
+    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
+    result_dir = project / "outputs" / "tiny" / "writer"
+    assert (project / "outputs" / "tiny" / "writer.ipynb").is_file()
+    # defaults apply only where declared (seed), the notebook's own section overrides
+    assert (result_dir / "value.csv").read_text().splitlines()[1] == "7,2.5"
+    record = json.loads((result_dir / "run.json").read_text())
+    assert record["status"] == "ok" and record["seed"] == 7
+    assert record["parameters"]["scale"] == 2.5 and "dataset" not in record["parameters"]
+    assert record["files"] == ["value.csv"]
+    assert {"torch", "python", "papermill"} <= set(record["versions"])
+    assert "commit" in record["git"] and "cpu_count" in record["device"]
+
+
+def test_rerun_skips_until_parameters_change_or_forced(project: Path):
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    assert runs(project) == 1
+    study.main(["--root", str(project), "run", "--profile", "tiny", "--force"])
+    assert runs(project) == 2
+    write_profile(project, {"defaults": {"seed": 8}, "notebooks": {"writer": {"scale": 2.5}}})
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    assert runs(project) == 3
+
+
+def test_rerun_redoes_a_notebook_whose_outputs_went_missing(project: Path):
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    (project / "outputs" / "tiny" / "writer" / "value.csv").unlink()
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    assert runs(project) == 2
+
+
+def test_failing_notebook_exits_nonzero_names_cell_and_others_still_run(project: Path, capsys):
+    make_notebook(project / "notebooks" / "broken.ipynb", "raise RuntimeError('boom')",
+                  'output_dir: str = "out"\n')
+    code = study.main(["--root", str(project), "run", "--profile", "tiny"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken" in err and "cell 1" in err and "boom" in err
+    assert runs(project) == 1  # writer ran although broken (sorted first) failed
+    record = json.loads((project / "outputs" / "tiny" / "broken" / "run.json").read_text())
+    assert record["status"] == "failed"
+
+
+def test_profile_errors_are_named(project: Path, capsys):
+    assert study.main(["--root", str(project), "run", "--profile", "nope"]) == 2
+    assert "unknown profile 'nope'" in capsys.readouterr().err
+    write_profile(project, {"notebooks": {"writer": {"typo_param": 1}}})
+    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
+    assert "typo_param" in capsys.readouterr().err
+    write_profile(project, {"notebooks": {"ghost": {}}})
+    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
+    assert "ghost" in capsys.readouterr().err
+    assert runs(project) == 0

@@ -1,0 +1,66 @@
+"""Where a notebook's tables, figures and run record go, written so a crash never
+leaves a half-written file behind.
+
+Every notebook gets an `output_dir` parameter from the study runner and hands its
+results to a `ResultDir`; the runner later lists that folder in the run record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
+    """Call `write(tmp_path)`, then move the temporary file onto `path` in one step.
+
+    Readers see either the old file or the complete new one, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+class ResultDir:
+    """A folder of one notebook run's results: CSV tables, PNG figures, JSON records."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def table(self, df, name: str) -> Path:
+        """Save a pandas DataFrame as `<name>.csv`."""
+        return atomic_write(self.path / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False))
+
+    def figure(self, fig, name: str, dpi: int = 120) -> Path:
+        """Save a matplotlib figure as `<name>.png`."""
+        return atomic_write(
+            self.path / f"{name}.png",
+            lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"),
+        )
+
+    def json(self, obj: Any, name: str) -> Path:
+        """Save a JSON-serialisable object as `<name>.json`."""
+        return write_json(self.path / f"{name}.json", obj)
+
+    def files(self) -> list[str]:
+        """Names of the result files now in the folder (temporary files excluded)."""
+        return sorted(p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
