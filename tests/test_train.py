@@ -1,0 +1,146 @@
+"""The training loop: seeding, exact resume from checkpoints (also after a crash
+mid-epoch), safe and atomic checkpoint files, learning, bad inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zerolib.data import load_dataset
+from zerolib.losses import CrossEntropy
+from zerolib.models import accuracy, load_checkpoint, make_model, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = load_dataset("digits")
+    return d.x_train[:300], d.y_train[:300], d
+
+
+def fresh(head="ce"):
+    # batch norm (running statistics) and dropout (RNG) both have to survive a resume
+    return make_model("densenet_small", (1, 8, 8), 10, head=head, seed=0, drop_rate=0.2)
+
+
+SETTINGS = dict(lr=0.05, batch_size=64, seed=5, device="cpu", progress=False, lr_milestones=(2,))
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_same_seed_same_weights(data):
+    x, y, _ = data
+    a, b, c = fresh(), fresh(), fresh()
+    ha = train(a, (x, y), epochs=2, **SETTINGS)
+    hb = train(b, (x, y), epochs=2, **SETTINGS)
+    train(c, (x, y), epochs=2, **{**SETTINGS, "seed": 6})
+    assert ha == hb and same_weights(a, b)
+    assert not same_weights(a, c)
+
+
+def test_resume_equals_uninterrupted(tmp_path, data):
+    x, y, _ = data
+    full = fresh()
+    h_full = train(full, (x, y), epochs=4, **SETTINGS)
+
+    # stop after 2 epochs, then continue to 4 from the checkpoint
+    ckpt = tmp_path / "run.pt"
+    part = fresh()
+    train(part, (x, y), epochs=2, checkpoint_path=ckpt, **SETTINGS)
+    assert load_checkpoint(ckpt)["epoch"] == 2
+    resumed = fresh()
+    h_resumed = train(resumed, (x, y), epochs=4, checkpoint_path=ckpt, **SETTINGS)
+    assert h_resumed == h_full and same_weights(resumed, full)
+
+    # a crash in the middle of epoch 3 leaves the epoch-2 checkpoint; resuming ends the same
+    ckpt2 = tmp_path / "crash.pt"
+    calls = {"n": 0}
+
+    def crashing_loss(out, target):
+        calls["n"] += 1
+        if calls["n"] == 2 * 5 + 2:  # 5 steps per epoch; crash at epoch 3, step 2
+            raise KeyboardInterrupt
+        return CrossEntropy()(out, target)  # the model's own loss, as in the runs above
+
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(), (x, y), crashing_loss, epochs=4, checkpoint_path=ckpt2, **SETTINGS)
+    assert load_checkpoint(ckpt2)["epoch"] == 2
+    again = fresh()
+    assert train(again, (x, y), epochs=4, checkpoint_path=ckpt2, **SETTINGS) == h_full
+    assert same_weights(again, full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crash.pt", "run.pt"]  # no temporary files left
+
+
+def test_checkpoint_is_plain_tensors_and_checked(tmp_path, data):
+    x, y, _ = data
+    ckpt = tmp_path / "c.pt"
+    model = fresh("codebook")
+    train(model, (x, y), epochs=1, checkpoint_path=ckpt, **SETTINGS)
+    state = torch.load(ckpt, weights_only=True)  # loads without unpickling code
+    assert state["epoch"] == 1 and "codebook" in state["model"]
+    with pytest.raises(ValueError, match="seed"):
+        train(fresh("codebook"), (x, y), epochs=2, checkpoint_path=ckpt, **{**SETTINGS, "seed": 9})
+    train(fresh("codebook"), (x, y), epochs=2, checkpoint_path=tmp_path / "d.pt", **SETTINGS)
+    with pytest.raises(ValueError, match="more than epochs"):
+        train(fresh("codebook"), (x, y), epochs=1, checkpoint_path=tmp_path / "d.pt", **SETTINGS)
+    # resume=False starts afresh and overwrites
+    train(fresh("codebook"), (x, y), epochs=1, checkpoint_path=ckpt, resume=False, **{**SETTINGS, "seed": 9})
+    assert int(load_checkpoint(ckpt)["seed"]) == 9
+
+
+@pytest.mark.parametrize("head", ["ce", "mse", "codebook"])
+def test_loss_decreases(head, data):
+    x, y, d = data
+    model = make_model("substitute_mlp", (1, 8, 8), 10, head=head, code_length=32, seed=0)
+    history = train(model, (x, y), epochs=15, optimizer="adam", lr=0.003, batch_size=32, seed=0,
+                    device="cpu", progress=False)
+    assert history[-1] < 0.5 * history[0]
+    assert accuracy(model, d.x_test, d.y_test) > 0.7
+    assert not model.training
+
+
+def test_dataset_and_dataloader_inputs(tmp_path, data):
+    x, y, _ = data
+    ds = torch.utils.data.TensorDataset(x, y)
+    a, b = fresh(), fresh()
+    train(a, ds, epochs=2, **SETTINGS)
+    train(b, ds, epochs=2, **SETTINGS)
+    assert same_weights(a, b)
+    loader = lambda: torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True,  # noqa: E731
+                                                  generator=torch.Generator().manual_seed(1))
+    full = fresh()
+    train(full, loader(), epochs=3, **SETTINGS)
+    ckpt = tmp_path / "l.pt"
+    train(fresh(), loader(), epochs=1, checkpoint_path=ckpt, **SETTINGS)
+    resumed = fresh()
+    train(resumed, loader(), epochs=3, checkpoint_path=ckpt, **SETTINGS)
+    assert same_weights(resumed, full)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(epochs=0), "epochs"), (dict(lr=0.0), "lr"), (dict(batch_size=0), "batch_size"),
+    (dict(optimizer="rmsprop"), "optimizer"), (dict(data=(torch.rand(4, 3), torch.zeros(5))), "shape"),
+    (dict(data=(torch.full((4, 3), float("nan")), torch.zeros(4, dtype=torch.long))), "NaN"),
+    (dict(data=[1, 2, 3]), "data"), (dict(device="gpu9"), "device"),
+])
+def test_bad_inputs_raise(kwargs, match, data):
+    x, y, _ = data
+    kwargs = {"data": (x, y), "epochs": 1, "progress": False, "device": "cpu", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        train(fresh(), **kwargs)
+
+
+def test_model_without_loss_needs_one(data):
+    x, y, _ = data
+    with pytest.raises(ValueError, match="loss"):
+        train(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), (x, y), epochs=1, device="cpu")

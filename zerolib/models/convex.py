@@ -1,0 +1,256 @@
+"""Paper A's convex baselines, with the estimator API of the 01-loss models.
+
+- :class:`LinearSVMClassifier` -- scikit-learn's ``LinearSVC`` (paper A uses it),
+  C chosen by cross-validation on the training data passed to ``fit``.
+- :class:`MLPClassifier` -- 20 sigmoid hidden nodes, logistic loss, SGD with
+  batch 200, momentum 0.9, lr 0.01; written in torch so attacks get gradients.
+- :class:`MLP400Classifier` -- one shared 400-node sigmoid hidden layer and a
+  softmax output (paper A's ImageNet model), not one-vs-all.
+
+All are one-vs-all for k > 2 classes (except MLP400) and fit ``n_votes``
+bootstrap votes combined by majority (``zerolib.models.ensemble`` documents the
+rule); ``n_votes=1`` (the default, the paper's "single run") fits on all rows.
+Fitted weights are per (class problem, vote), in the input's feature order:
+``coef_`` / ``intercept_`` for the SVM, ``coefs_`` / ``intercepts_`` for the MLPs.
+``as_module()`` gives a torch view for attacks (see ``VoteLinear`` / ``VoteMLP``).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from .ensemble import VoteClassifierBase, VoteLinear, VoteMLP, resolve_device
+
+__all__ = ["LinearSVMClassifier", "MLPClassifier", "MLP400Classifier", "DEFAULT_CS"]
+
+DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
+"""The C grid searched by ``LinearSVMClassifier`` when ``C=None``."""
+
+
+def _positive(name, value, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not np.isfinite(value):
+        raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+class LinearSVMClassifier(VoteClassifierBase):
+    """Linear SVM (``LinearSVC``: squared hinge, L2 penalty), one-vs-all, with votes.
+
+    C: with ``C=None`` (default), chosen once per ``fit`` by ``cv``-fold
+    stratified cross-validation (mean accuracy, ties to the smaller C) over
+    ``Cs`` (default 1e-3 .. 10, ``DEFAULT_CS``), on at most ``cv_max_samples``
+    rows drawn (stratified) from the training data passed to ``fit`` -- the
+    subsample only bounds the cost of the search on MNIST/CIFAR-sized sets. The
+    folds shrink to the smallest class's size; below 2 rows per class the search
+    is skipped and C = 1. The chosen C is used for every vote; ``cv_scores_``
+    maps each C to its mean validation accuracy.
+
+    Fitted attributes: ``classes_``, ``C_``, ``cv_scores_``, ``coef_`` (P, V, D)
+    and ``intercept_`` (P, V) with P = 1 (binary, the weights of class
+    ``classes_[1]``) or k, ``n_iter_`` (V,).
+    """
+
+    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, cv_max_samples=10000, max_iter=1000, tol=1e-4,
+                 n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
+        self.C = C
+        self.Cs = Cs
+        self.cv = cv
+        self.cv_max_samples = cv_max_samples
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_votes = n_votes
+        self.bootstrap = bootstrap
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _svc(self, C, seed):
+        return LinearSVC(C=C, max_iter=self.max_iter, tol=self.tol, random_state=seed)
+
+    def _check_params(self):
+        if self.C is not None:
+            _positive("C", self.C)
+        if len(self.Cs) == 0:
+            raise ValueError("Cs must hold at least one value of C")
+        for c in self.Cs:
+            _positive("every value in Cs", c)
+        _positive("cv", self.cv, integer=True)
+        _positive("cv_max_samples", self.cv_max_samples, integer=True)
+        _positive("max_iter", self.max_iter, integer=True)
+        _positive("tol", self.tol)
+
+    def _choose_C(self, X, y_idx, rng):
+        """Cross-validated C on (a stratified subsample of) the training rows only."""
+        if self.C is not None:
+            return float(self.C), {}
+        rows = np.arange(len(y_idx))
+        if len(rows) > self.cv_max_samples:
+            frac = self.cv_max_samples / len(rows)
+            rows = np.concatenate([rng.choice(np.flatnonzero(y_idx == c), max(1, int(frac * np.sum(y_idx == c))),
+                                              replace=False) for c in np.unique(y_idx)])
+        folds = min(int(self.cv), int(np.bincount(y_idx[rows]).min()))
+        if folds < 2:
+            return 1.0, {}
+        split = StratifiedKFold(folds, shuffle=True, random_state=rng.randint(2**31 - 1))
+        scores = {float(c): [] for c in self.Cs}
+        for tr, va in split.split(rows, y_idx[rows]):
+            tr, va = rows[tr], rows[va]
+            for c in scores:
+                svc = self._svc(c, rng.randint(2**31 - 1)).fit(X[tr], y_idx[tr])
+                scores[c].append(svc.score(X[va], y_idx[va]))
+        means = {c: float(np.mean(s)) for c, s in scores.items()}
+        best = max(means.values())
+        return min(c for c, s in means.items() if s == best), means
+
+    def fit(self, X, y):
+        """Fit on (X, y): choose C on these rows, then fit ``n_votes`` votes."""
+        X, y_idx = self._validate_fit_data(X, y)
+        self._check_params()
+        rng = check_random_state(self._seed())
+        self.C_, self.cv_scores_ = self._choose_C(X, y_idx, rng)
+        coefs, intercepts, n_iter = [], [], []
+        for _ in tqdm(range(self.n_votes), desc="SVM votes", disable=not self.verbose):
+            rows = self._rows_of_vote(y_idx, rng)
+            svc = self._svc(self.C_, rng.randint(2**31 - 1)).fit(X[rows], y_idx[rows])
+            coefs.append(svc.coef_)
+            intercepts.append(svc.intercept_)
+            n_iter.append(svc.n_iter_)
+        self.coef_ = np.stack(coefs, 1)  # (P, V, D)
+        self.intercept_ = np.stack(intercepts, 1)  # (P, V)
+        self.n_iter_ = np.asarray(n_iter)
+        return self
+
+    def as_module(self, device=None, dtype=torch.float32) -> VoteLinear:
+        """A :class:`VoteLinear` on ``device`` (default: the estimator's ``device``)."""
+        device = resolve_device(self.device if device is None else device)
+        return VoteLinear(torch.as_tensor(self.coef_, dtype=dtype), torch.as_tensor(self.intercept_, dtype=dtype),
+                          len(self.classes_)).to(device)
+
+
+class MLPClassifier(VoteClassifierBase):
+    """Sigmoid MLP trained by SGD in torch: paper A's convex "MLP" baseline.
+
+    Defaults are the paper's: ``hidden=20`` sigmoid nodes, logistic loss, SGD with
+    ``batch_size=200``, ``momentum=0.9``, ``lr=0.01`` (paper: 0.001 on ImageNet),
+    for ``epochs`` epochs (the paper does not give the number). ``multiclass``:
+
+    - ``"ovr"``: one binary network per class problem (one for binary), each with
+      the logistic loss -- paper A's one-vs-all;
+    - ``"softmax"``: one network with k outputs and the cross-entropy loss.
+
+    All (class problem, vote) networks train at once as one batched program (a
+    leading P x V dimension): the summed loss gives each network exactly its own
+    gradient, and each vote draws its own minibatches from its own bootstrap
+    sample, so this equals training them one at a time. Initialisation is
+    ``nn.Linear``'s (uniform +-1/sqrt(fan_in)), drawn from one CPU generator
+    seeded by ``random_state``, so a seed gives the same model on any device.
+
+    Fitted attributes: ``classes_``, ``coefs_`` = [W1 (P, V, D, H), W2 (P, V, H, O)],
+    ``intercepts_`` = [b1 (P, V, H), b2 (P, V, O)] (numpy float32; O = 1 for
+    one-vs-all, k for softmax; P = 1 for binary or softmax), ``loss_curve_``
+    (mean training loss per epoch, averaged over the networks).
+    """
+
+    _MULTICLASS = ("ovr", "softmax")
+
+    def __init__(self, hidden=20, epochs=30, batch_size=200, lr=0.01, momentum=0.9, multiclass="ovr",
+                 n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.multiclass = multiclass
+        self.n_votes = n_votes
+        self.bootstrap = bootstrap
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _check_params(self):
+        for name in ("hidden", "epochs", "batch_size"):
+            _positive(name, getattr(self, name), integer=True)
+        _positive("lr", self.lr)
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if self.multiclass not in self._MULTICLASS:
+            raise ValueError(f"multiclass must be one of {self._MULTICLASS}, got {self.multiclass!r}")
+
+    @property
+    def _softmax(self) -> bool:
+        return self.multiclass == "softmax"
+
+    def fit(self, X, y):
+        """Train ``n_votes`` networks per class problem on (X, y)."""
+        X, y_idx = self._validate_fit_data(X, y)
+        self._check_params()
+        seed = self._seed()
+        rng = check_random_state(seed)
+        gen = torch.Generator().manual_seed(seed)
+        device = resolve_device(self.device)
+        k, (n, d), h, v = len(self.classes_), X.shape, int(self.hidden), int(self.n_votes)
+        p, o = (1, k) if self._softmax else (self._problems, 1)
+
+        def uniform(shape, fan_in):
+            bound = 1.0 / np.sqrt(fan_in)
+            return ((torch.rand(shape, generator=gen) * 2 - 1) * bound).to(device).requires_grad_(True)
+
+        params = [uniform((p, v, d, h), d), uniform((p, v, h), d), uniform((p, v, h, o), h), uniform((p, v, o), h)]
+        W1, b1, W2, b2 = params
+        opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
+
+        Xt = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+        yt = torch.as_tensor(y_idx, device=device)
+        if not self._softmax:  # (P, N) binary targets of each class problem
+            target = (yt[None] == 1) if p == 1 else (yt[None] == torch.arange(p, device=device)[:, None])
+            target = target.float()
+        rows = torch.as_tensor(np.stack([self._rows_of_vote(y_idx, rng) for _ in range(v)]), device=device)
+
+        self.loss_curve_ = []
+        for _ in tqdm(range(int(self.epochs)), desc="MLP epochs", disable=not self.verbose):
+            order = rows.gather(1, torch.argsort(torch.rand(v, n, generator=gen), 1).to(device))
+            total = 0.0
+            for start in range(0, n, int(self.batch_size)):
+                idx = order[:, start:start + int(self.batch_size)]  # (V, B)
+                hid = torch.sigmoid(torch.einsum("vbd,pvdh->pvbh", Xt[idx], W1) + b1[:, :, None])
+                out = torch.einsum("pvbh,pvho->pvbo", hid, W2) + b2[:, :, None]
+                if self._softmax:
+                    per = torch.nn.functional.cross_entropy(out[0].permute(0, 2, 1), yt[idx], reduction="none")
+                else:
+                    per = torch.nn.functional.binary_cross_entropy_with_logits(
+                        out[..., 0], target[:, idx], reduction="none")  # target[:, idx]: (P, V, B)
+                loss = per.mean(-1).sum()  # each network's own mean-batch loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * idx.shape[1]
+            self.loss_curve_.append(total / (n * p * v))
+        self.coefs_ = [W1.detach().cpu().numpy(), W2.detach().cpu().numpy()]
+        self.intercepts_ = [b1.detach().cpu().numpy(), b2.detach().cpu().numpy()]
+        return self
+
+    def as_module(self, device=None, dtype=torch.float32) -> VoteMLP:
+        """A :class:`VoteMLP` on ``device`` (default: the estimator's ``device``)."""
+        device = resolve_device(self.device if device is None else device)
+        t = [torch.as_tensor(a, dtype=dtype) for a in (self.coefs_[0], self.intercepts_[0], self.coefs_[1],
+                                                        self.intercepts_[1])]
+        return VoteMLP(*t, n_classes=len(self.classes_), softmax=self._softmax).to(device)
+
+
+class MLP400Classifier(MLPClassifier):
+    """Paper A's ImageNet MLP: one shared 400-node sigmoid hidden layer, softmax
+    output, cross-entropy (not one-vs-all). Same training as :class:`MLPClassifier`
+    (paper: lr 0.001 on ImageNet; pass ``lr=0.001`` there)."""
+
+    def __init__(self, hidden=400, epochs=30, batch_size=200, lr=0.01, momentum=0.9, multiclass="softmax",
+                 n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
+        super().__init__(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                         multiclass=multiclass, n_votes=n_votes, bootstrap=bootstrap,
+                         random_state=random_state, device=device, verbose=verbose)

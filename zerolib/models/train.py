@@ -1,0 +1,199 @@
+"""One training loop for every torch network here: seeded, with tqdm progress and
+per-epoch checkpoints that a crashed or interrupted run resumes from exactly.
+
+    history = train(model, (x_train, y_train), epochs=20, lr=0.1, seed=0,
+                    checkpoint_path="outputs/densenet_ce.pt")
+
+Reproducibility: all randomness of a run (the minibatch order, dropout, a
+DataLoader's shuffling) comes from torch's global RNG and one CPU generator,
+both seeded from ``seed`` inside ``torch.random.fork_rng`` (the caller's global
+RNG state is left as it was). A checkpoint holds the weights (with buffers such
+as batch-norm statistics), the optimizer state, the finished epochs, the loss
+history and those RNG states, so resuming replays the remaining epochs exactly
+as an uninterrupted run would (bit for bit on CPU; on CUDA up to the
+nondeterminism of some kernels). The learning-rate schedule is a function of the
+epoch, so it needs no state.
+
+Safety: a checkpoint holds tensors and plain Python values only; it is written
+with ``torch.save`` through ``zerolib.results.atomic_write`` (a crash never leaves
+a half-written file) and read with ``torch.load(weights_only=True)``, which
+cannot execute code.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..results import atomic_write
+from .ensemble import resolve_device
+
+__all__ = ["train", "load_checkpoint"]
+
+_FORMAT = 1  # checkpoint layout version
+
+
+def _check(cond: bool, message: str):
+    if not cond:
+        raise ValueError(message)
+
+
+def _tensors(data):
+    """(x, y) tensors of a tuple, or None for a DataLoader / Dataset."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = (torch.as_tensor(np.asarray(a)) if isinstance(a, np.ndarray) else a for a in data)
+        _check(isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), "data must be (x, y) tensors")
+        _check(x.ndim >= 2 and x.is_floating_point(), f"x must be a float batch (N, ...), got {tuple(x.shape)} "
+               f"{x.dtype}")
+        _check(y.ndim == 1 and len(y) == len(x), f"y must have shape ({len(x)},) to match x, got {tuple(y.shape)}")
+        _check(len(x) > 0, "data is empty")
+        _check(bool(torch.isfinite(x).all()), "x contains NaN or inf")
+        return x, y
+    return None
+
+
+def _batches(data, tensors, batch_size: int, gen: torch.Generator):
+    """Yield (x, y) minibatches: shuffled tensors, or the loader's own batches."""
+    if tensors is not None:
+        x, y = tensors
+        order = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            yield x[idx], y[idx]
+        return
+    loader = data
+    if not isinstance(data, torch.utils.data.DataLoader):
+        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=gen)
+    yield from loader
+
+
+def _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+
+
+def _loader_generator(data):
+    """The generator of a DataLoader given by the caller, if it has one."""
+    return getattr(data, "generator", None) if isinstance(data, torch.utils.data.DataLoader) else None
+
+
+def _rng_state(gen: torch.Generator, device: torch.device, data) -> dict:
+    state = {"torch": torch.get_rng_state(), "generator": gen.get_state()}
+    if _loader_generator(data) is not None:
+        state["loader"] = _loader_generator(data).get_state()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator, device: torch.device, data):
+    torch.set_rng_state(state["torch"].cpu())
+    gen.set_state(state["generator"].cpu())
+    if _loader_generator(data) is not None and "loader" in state:
+        _loader_generator(data).set_state(state["loader"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def load_checkpoint(path, device="cpu") -> dict:
+    """A checkpoint written by :func:`train`, read safely (``weights_only=True``)."""
+    ckpt = torch.load(path, map_location=device, weights_only=True)
+    _check(isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT, f"{path} is not a zerolib training checkpoint")
+    return ckpt
+
+
+def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str = "sgd", lr: float = 0.01,
+          momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False, batch_size: int = 128,
+          lr_milestones=(), lr_gamma: float = 0.1, seed: int = 0, device="auto", checkpoint_path=None,
+          resume: bool = True, progress: bool = True) -> list[float]:
+    """Train ``model`` in place; return the mean training loss of every epoch.
+
+    Args:
+        model: an ``nn.Module``; moved to ``device``, left in eval mode at the end.
+        data: ``(x, y)`` tensors (shuffled each epoch by the run's generator), a
+            ``torch.utils.data.Dataset``, or a ``DataLoader`` (used as given; its
+            shuffling draws from the seeded global RNG, or from its own
+            ``generator``, whose state the checkpoint also keeps).
+        loss: ``loss(outputs, y)`` -> a scalar, e.g. a ``zerolib.losses`` adapter;
+            default ``model.loss`` (the head's adapter of a ``HeadNet``).
+        epochs: total epochs, counting those a resumed checkpoint already holds.
+        optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``) or ``"adam"``.
+        lr, weight_decay: learning rate and L2 penalty.
+        lr_milestones, lr_gamma: the learning rate is multiplied by ``lr_gamma`` at
+            each milestone epoch (DenseNet: 50 % and 75 % of the epochs).
+        batch_size: rows per step (tensors or a Dataset).
+        seed: seeds the minibatch order and all other randomness of the run.
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
+        checkpoint_path: where to save a checkpoint after every epoch; ``None``
+            for none.
+        resume: continue from an existing checkpoint (its seed must match);
+            ``False`` starts afresh and overwrites it.
+        progress: show a tqdm bar over the epochs.
+    """
+    _check(isinstance(model, nn.Module), f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check(isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs >= 1,
+           f"epochs must be an integer >= 1, got {epochs!r}")
+    _check(isinstance(batch_size, numbers.Integral) and batch_size >= 1, f"batch_size must be >= 1, got {batch_size!r}")
+    _check(isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0, f"lr must be a positive number, got {lr!r}")
+    _check(isinstance(seed, numbers.Integral) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
+    if loss is None:
+        loss = getattr(model, "loss", None)
+    _check(callable(loss), "loss must be callable as loss(outputs, y); the model has no default .loss")
+    tensors = _tensors(data)
+    _check(tensors is not None or isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)),
+           f"data must be (x, y) tensors, a Dataset or a DataLoader, got {type(data).__name__}")
+
+    device = resolve_device(device)
+    model.to(device)
+    opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
+    gen = torch.Generator().manual_seed(int(seed))
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    rng_devices = [device] if device.type == "cuda" else []
+
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(int(seed))
+        start, history = 0, []
+        if path is not None and resume and path.exists():
+            ckpt = load_checkpoint(path, device)
+            _check(int(ckpt["seed"]) == int(seed), f"checkpoint {path} was written with seed {int(ckpt['seed'])}, "
+                   f"not {seed}; pass resume=False to start afresh")
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            _set_rng_state(ckpt["rng"], gen, device, data)
+            start, history = int(ckpt["epoch"]), [float(v) for v in ckpt["history"]]
+            _check(start <= epochs, f"checkpoint {path} already holds {start} epochs, more than epochs={epochs}")
+
+        bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
+        for epoch in bar:
+            rate = lr * lr_gamma ** sum(epoch >= m for m in lr_milestones)
+            for group in opt.param_groups:
+                group["lr"] = rate
+            model.train()
+            total, count = 0.0, 0
+            for xb, yb in _batches(data, tensors, int(batch_size), gen):
+                xb, yb = xb.to(device), yb.to(device)
+                value = loss(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                value.backward()
+                opt.step()
+                total += float(value.detach()) * len(xb)
+                count += len(xb)
+            history.append(total / max(count, 1))
+            bar.set_postfix(loss=f"{history[-1]:.4f}")
+            if path is not None:
+                ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "model": model.state_dict(),
+                        "optimizer": opt.state_dict(), "rng": _rng_state(gen, device, data),
+                        "history": torch.tensor(history, dtype=torch.float64)}
+                atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
+    model.eval()
+    return history
