@@ -1,0 +1,125 @@
+"""ipywidgets demos for the toy notebook (paper A, Fig. 2), testable without a browser.
+
+Each demo owns its controls, a matplotlib ``Figure`` (not registered with
+pyplot, so nothing leaks or is shown twice) and an ``ipywidgets.Output`` that
+displays it. Every control change calls the public ``update()``, which
+recomputes ``self.result`` and redraws; tests set ``demo.x_slider.value`` and
+read ``demo.result``. ``demo.widget`` is the box to display.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+from matplotlib.figure import Figure
+
+from zerolib import toy
+
+__all__ = ["OutlierDemo", "CornerDemo"]
+
+
+def _show(output: W.Output, fig: Figure) -> None:
+    """Replace the Output's content with the figure (only inside an IPython kernel)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:  # plain Python (tests): keep the figure, show nothing
+        return
+    with output:
+        output.clear_output(wait=True)
+        display(fig)
+
+
+class OutlierDemo:
+    """Fig. 2a: move the outlier(s) and watch the hinge line tilt and the 01 line stay.
+
+    ``result`` holds the latest ``toy.fit_both`` output plus the data:
+    keys ``data``, ``exact`` (ExactLine), ``hinge`` ((w, b)), ``errors_01``,
+    ``errors_hinge``, ``angle`` (degrees between the two normals).
+    """
+
+    def __init__(self, seed: int = 0, n_per_class: int = 20, C: float = toy.HINGE_C):
+        self.seed, self.n_per_class, self.C = seed, n_per_class, C
+        x0, y0 = toy.DEFAULT_OUTLIER
+        opts = dict(step=0.25, continuous_update=False, readout_format=".2f")
+        self.x_slider = W.FloatSlider(value=x0, min=-16.0, max=6.0, description="outlier x", **opts)
+        self.y_slider = W.FloatSlider(value=y0, min=-16.0, max=16.0, description="outlier y", **opts)
+        self.n_slider = W.IntSlider(value=1, min=0, max=5, description="outliers", continuous_update=False)
+        self.summary = W.HTML()
+        self.output = W.Output()
+        self.figure = Figure(figsize=(5.5, 5.0))
+        self.result: dict = {}
+        for control in (self.x_slider, self.y_slider, self.n_slider):
+            control.observe(lambda _change: self.update(), names="value")
+        self.widget = W.VBox([W.HBox([self.x_slider, self.y_slider, self.n_slider]),
+                              self.summary, self.output])
+        self.update()
+
+    def data(self) -> toy.ToySet:
+        """The toy set for the controls' current values."""
+        return toy.outlier_set(self.n_per_class, self.n_slider.value,
+                               (self.x_slider.value, self.y_slider.value), self.seed)
+
+    def update(self) -> dict:
+        """Recompute both lines for the current controls, redraw, and return the result."""
+        data = self.data()
+        result = toy.fit_both(data, C=self.C)
+        result["data"] = data
+        self.result = result
+        self.summary.value = (
+            f"01 loss (exact): <b>{result['errors_01']}</b> errors &nbsp; "
+            f"hinge (SVM): <b>{result['errors_hinge']}</b> errors &nbsp; "
+            f"angle between normals: <b>{result['angle']:.1f}°</b>"
+        )
+        self.figure.clear()
+        ax = self.figure.add_subplot(1, 1, 1)
+        lines = {"01 loss (exact)": (result["exact"].w, result["exact"].b),
+                 "hinge (SVM)": result["hinge"]}
+        errors = {"01 loss (exact)": result["errors_01"], "hinge (SVM)": result["errors_hinge"]}
+        toy.plot_boundaries(ax, data.X, data.y, lines, data.is_outlier, errors)
+        _show(self.output, self.figure)
+        return result
+
+
+class CornerDemo:
+    """Fig. 2b: walk a point toward the corner where u and v cross.
+
+    ``result`` keys: ``fraction``, ``position`` (input point), ``logistic`` and
+    ``sign`` (hidden coordinates), ``logistic_class`` and ``sign_class`` (side of
+    the hidden boundary h_u + h_v = 1.5; 1 = the class it started in).
+    """
+
+    def __init__(self, U=toy.CORNER_NODES, start=toy.CORNER_START):
+        self.nodes = toy.as_nodes(U)
+        self.start = start
+        self.slider = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01,
+                                    description="to corner", continuous_update=False)
+        self.summary = W.HTML()
+        self.output = W.Output()
+        self.figure = Figure(figsize=(13.0, 4.3))
+        self.result: dict = {}
+        self.slider.observe(lambda _change: self.update(), names="value")
+        self.widget = W.VBox([self.slider, self.summary, self.output])
+        self.update()
+
+    def update(self) -> dict:
+        """Recompute the point's hidden coordinates for the slider, redraw, return the result."""
+        f = float(self.slider.value)
+        p = (1 - f) * self.start + f * self.nodes.corner
+        lo = toy.hidden_coordinates(p, self.nodes, "logistic")
+        sg = toy.hidden_coordinates(p, self.nodes, "sign")
+        self.result = {
+            "fraction": f, "position": p, "logistic": lo, "sign": sg,
+            "logistic_class": int(toy.hidden_side(lo)), "sign_class": int(toy.hidden_side(sg)),
+        }
+        self.summary.value = (
+            f"input ({p[0]:.2f}, {p[1]:.2f}) &nbsp; "
+            f"logistic h = ({lo[0]:.3f}, {lo[1]:.3f}) → class {self.result['logistic_class']} &nbsp; "
+            f"sign h = ({sg[0]:.0f}, {sg[1]:.0f}) → class {self.result['sign_class']}"
+        )
+        self.figure.clear()
+        axes = [self.figure.add_subplot(1, 3, k + 1) for k in range(3)]
+        toy.plot_hidden_space(axes, self.nodes, self.start, fraction=f)
+        _show(self.output, self.figure)
+        return self.result
