@@ -87,7 +87,7 @@ def test_outlier_slider_redraws_the_boundaries(lab_url):
         slider = page.locator(".widget-slider").first
         slider.wait_for(timeout=120_000)
         slider.scroll_into_view_if_needed()
-        figure = page.locator(".widget-output img").first
+        figure = page.locator("img.widget-image").first
         figure.wait_for(timeout=60_000)
         before = figure.get_attribute("src")
 
@@ -99,7 +99,7 @@ def test_outlier_slider_redraws_the_boundaries(lab_url):
         page.keyboard.press("Enter")
         # the redraw may replace the <img> element, so look it up afresh each time
         page.wait_for_function(
-            "src => { const img = document.querySelector('.widget-output img');"
+            "src => { const img = document.querySelector('img.widget-image');"
             " return img !== null && img.getAttribute('src') !== src; }", arg=before, timeout=30_000)
 
         shots = ROOT / "outputs" / "browser"

@@ -74,9 +74,15 @@ def test_corner_demo():
     demo.figure.clear()
 
 
-def test_widget_boxes():
+def test_widget_boxes_show_the_redrawn_figure():
     import ipywidgets as W
 
     od, cd = OutlierDemo(), CornerDemo()
     assert isinstance(od.widget, W.Box) and isinstance(cd.widget, W.Box)
-    assert od.output in od.widget.children and cd.output in cd.widget.children
+    assert od.image in od.widget.children and cd.image in cd.widget.children
+    for demo, control, value in ((od, od.x_slider, -4.0), (cd, cd.slider, 0.5)):
+        before = bytes(demo.image.value)
+        assert before.startswith(b"\x89PNG")
+        control.value = value
+        after = bytes(demo.image.value)
+        assert after.startswith(b"\x89PNG") and after != before

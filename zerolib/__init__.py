@@ -20,6 +20,12 @@ _EXPORTS = {
     "discretize": "zerolib.data",
     "SCD01Classifier": "zerolib.scd",
     "MLP01Classifier": "zerolib.scd",
+    "LinearSVMClassifier": "zerolib.models",
+    "MLPClassifier": "zerolib.models",
+    "MLP400Classifier": "zerolib.models",
+    "make_model": "zerolib.models",
+    "train": "zerolib.models",
+    "predict": "zerolib.models",
     "ResultDir": "zerolib.results",
 }
 

@@ -1,13 +1,20 @@
 """ipywidgets demos for the toy notebook (paper A, Fig. 2), testable without a browser.
 
 Each demo owns its controls, a matplotlib ``Figure`` (not registered with
-pyplot, so nothing leaks or is shown twice) and an ``ipywidgets.Output`` that
-displays it. Every control change calls the public ``update()``, which
-recomputes ``self.result`` and redraws; tests set ``demo.x_slider.value`` and
-read ``demo.result``. ``demo.widget`` is the box to display.
+pyplot, so nothing leaks or is shown twice) and an ``ipywidgets.Image`` holding
+that figure as PNG bytes. Every control change calls the public ``update()``,
+which recomputes ``self.result`` and redraws; tests set ``demo.x_slider.value``
+and read ``demo.result`` and ``demo.image.value``. ``demo.widget`` is the box to
+display.
+
+An Image widget rather than an Output widget: redrawing inside an Output widget
+makes headless execution (papermill / nbclient) hang now and then, and an Image
+also works, and is testable, outside a kernel.
 """
 
 from __future__ import annotations
+
+import io
 
 import ipywidgets as W
 from matplotlib.figure import Figure
@@ -17,18 +24,11 @@ from zerolib import toy
 __all__ = ["OutlierDemo", "CornerDemo"]
 
 
-def _show(output: W.Output, fig: Figure) -> None:
-    """Replace the Output's content with the figure (only inside an IPython kernel)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover
-        return
-    if get_ipython() is None:  # plain Python (tests): keep the figure, show nothing
-        return
-    with output:
-        output.clear_output(wait=True)
-        display(fig)
+def _show(image: W.Image, fig: Figure) -> None:
+    """Put the figure into the Image widget as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    image.value = buffer.getvalue()
 
 
 class OutlierDemo:
@@ -47,13 +47,13 @@ class OutlierDemo:
         self.y_slider = W.FloatSlider(value=y0, min=-16.0, max=16.0, description="outlier y", **opts)
         self.n_slider = W.IntSlider(value=1, min=0, max=5, description="outliers", continuous_update=False)
         self.summary = W.HTML()
-        self.output = W.Output()
+        self.image = W.Image(format="png")
         self.figure = Figure(figsize=(5.5, 5.0))
         self.result: dict = {}
         for control in (self.x_slider, self.y_slider, self.n_slider):
             control.observe(lambda _change: self.update(), names="value")
         self.widget = W.VBox([W.HBox([self.x_slider, self.y_slider, self.n_slider]),
-                              self.summary, self.output])
+                              self.summary, self.image])
         self.update()
 
     def data(self) -> toy.ToySet:
@@ -78,7 +78,7 @@ class OutlierDemo:
                  "hinge (SVM)": result["hinge"]}
         errors = {"01 loss (exact)": result["errors_01"], "hinge (SVM)": result["errors_hinge"]}
         toy.plot_boundaries(ax, data.X, data.y, lines, data.is_outlier, errors)
-        _show(self.output, self.figure)
+        _show(self.image, self.figure)
         return result
 
 
@@ -96,11 +96,11 @@ class CornerDemo:
         self.slider = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01,
                                     description="to corner", continuous_update=False)
         self.summary = W.HTML()
-        self.output = W.Output()
+        self.image = W.Image(format="png")
         self.figure = Figure(figsize=(13.0, 4.3))
         self.result: dict = {}
         self.slider.observe(lambda _change: self.update(), names="value")
-        self.widget = W.VBox([self.slider, self.summary, self.output])
+        self.widget = W.VBox([self.slider, self.summary, self.image])
         self.update()
 
     def update(self) -> dict:
@@ -121,5 +121,5 @@ class CornerDemo:
         self.figure.clear()
         axes = [self.figure.add_subplot(1, 3, k + 1) for k in range(3)]
         toy.plot_hidden_space(axes, self.nodes, self.start, fraction=f)
-        _show(self.output, self.figure)
+        _show(self.image, self.figure)
         return self.result
