@@ -1,0 +1,253 @@
+"""Shared machinery of the attacks: validation, device handling, eval mode,
+the loss gradient with the targeted sign, clipping and eps-ball projection.
+
+An attack is called like torchattacks': ``x_adv = atk(x, y)``.
+
+- ``x``: a float tensor (N, ...) with values in [0, 1]; it is never modified.
+- ``y``: integer labels (N,); with ``targeted=True`` they are the targets.
+  ``y=None`` (untargeted only) attacks the model's own predictions, as
+  cleverhans does, which avoids label leaking.
+- The work runs on the model's device and in the model's dtype, with every
+  module in eval mode (restored afterwards, module by module) and gradients
+  taken with ``torch.autograd.grad`` w.r.t. the input only, so the model's
+  ``.grad`` fields are never touched.
+- The result has ``x``'s shape, dtype and device and lies in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..losses import CrossEntropy, LossAdapter
+
+__all__ = ["Attack", "check_nonneg", "check_positive", "check_int", "project_linf", "eval_mode"]
+
+
+# ---------------------------------------------------------------- validation
+def _as_real(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        else:
+            raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_nonneg(name: str, value) -> float:
+    """``value`` as a float, or a ValueError if it is not a finite number >= 0."""
+    value = _as_real(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` as a float, or a ValueError if it is not a finite number > 0."""
+    value = _as_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an int, or a ValueError if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_x(x) -> torch.Tensor:
+    """The input batch as a tensor, or a ValueError naming what is wrong."""
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
+    if x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN propagates, inf is out of range
+        if math.isnan(lo) or math.isnan(hi):
+            raise ValueError("x contains NaN")
+        if lo < 0 or hi > 1:
+            raise ValueError(f"x must lie in [0, 1], got values in [{lo:g}, {hi:g}]")
+    return x
+
+
+def check_y(y, n: int, n_classes: int | None = None) -> torch.Tensor:
+    """Labels as a long tensor of shape (n,), or a ValueError naming what is wrong."""
+    if isinstance(y, (np.ndarray, list, tuple)):
+        y = torch.as_tensor(np.asarray(y))
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor of labels, got {type(y).__name__}")
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+        raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match x, got {tuple(y.shape)}")
+    if n and int(y.min()) < 0:
+        raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+    if n and n_classes is not None and int(y.max()) >= n_classes:
+        raise ValueError(f"y must hold labels < {n_classes} (the number of classes), got {int(y.max())}")
+    return y.long()
+
+
+# ------------------------------------------------------------------- helpers
+@contextmanager
+def eval_mode(model):
+    """Put every submodule of ``model`` in eval mode; restore each one's mode after."""
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Project onto the Linf ball of radius ``eps`` around ``x`` and onto [0, 1]."""
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
+
+
+def _model_device_dtype(model):
+    if isinstance(model, nn.Module):
+        for t in model.parameters():
+            return t.device, t.dtype
+        for t in model.buffers():
+            if t.is_floating_point():
+                return t.device, t.dtype
+    return None, None
+
+
+# ---------------------------------------------------------------------- base
+class Attack:
+    """Base class of every attack.
+
+    Subclasses set the class attributes below and implement
+    ``perturb(x, y)``, which gets ``x`` already on the model's device and in
+    its dtype and ``y`` as long labels on the same device, and returns the
+    adversarial batch. ``x`` may be the caller's own tensor: ``perturb`` must
+    never write to it (it may return it unchanged). Model outputs must be obtained through
+    ``self.forward(x)``, which validates them (and the labels, on first use).
+
+    Class attributes:
+        norm: ``"Linf"`` or ``"L2"`` when ``eps`` bounds the perturbation in
+            that norm; ``None`` for minimum-norm attacks (CW-L2, DeepFool,
+            L-BFGS).
+        deterministic: whether rows are attacked independently and without
+            randomness, so a batch gives the rows' one-by-one results.
+        targeted_modes: the values of ``targeted`` the attack supports.
+    """
+
+    norm: str | None = "Linf"
+    deterministic: bool = True
+    targeted_modes: tuple = (False, True)
+
+    def __init__(self, model, *, loss: LossAdapter | None = None, targeted: bool = False):
+        if model is not None and not callable(model):
+            raise TypeError(f"model must be callable (an nn.Module), got {type(model).__name__}")
+        self.model = model
+        if loss is None:
+            loss = CrossEntropy()
+        if not isinstance(loss, LossAdapter):
+            raise TypeError(f"loss must be a zerolib.losses.LossAdapter, got {type(loss).__name__}")
+        self.loss = loss
+        targeted = bool(targeted)
+        if targeted not in self.targeted_modes:
+            kind = "targeted" if targeted else "untargeted"
+            raise ValueError(f"{type(self).__name__} has no {kind} mode")
+        self.targeted = targeted
+        self._labels_to_check = None
+
+    # -- device --------------------------------------------------------------
+    def _device_dtype(self, x: torch.Tensor):
+        device, dtype = _model_device_dtype(self.model)
+        return (device or x.device), (dtype or x.dtype)
+
+    # -- the call ------------------------------------------------------------
+    def n_classes(self) -> int | None:
+        """Number of classes if known without running the model, else None."""
+        return None
+
+    def __call__(self, x, y=None) -> torch.Tensor:
+        x = check_x(x)
+        if y is None and self.targeted:
+            raise ValueError("a targeted attack needs the target labels y")
+        if y is not None:
+            y = check_y(y, x.shape[0], self.n_classes())
+        if x.shape[0] == 0:
+            return x.detach().clone()
+        device, dtype = self._device_dtype(x)
+        with torch.inference_mode(False), eval_mode(self.model), torch.enable_grad():
+            xd = x.detach().to(device=device, dtype=dtype)  # may be x itself: perturb must not write to it
+            if xd.is_inference():  # made under torch.inference_mode: autograd needs a normal tensor
+                xd = xd.clone()
+            if y is None:
+                with torch.no_grad():
+                    yd = self.default_labels(xd)
+            else:
+                yd = y.to(device)
+                if yd.is_inference():
+                    yd = yd.clone()
+                self._labels_to_check = yd
+            try:
+                adv = self.perturb(xd, yd)
+            finally:
+                self._labels_to_check = None
+            adv = adv.detach()
+            if adv.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+                adv = adv.clone()  # never hand back (a view of) the caller's tensor
+            return adv.clamp_(0, 1).to(device=x.device, dtype=x.dtype)
+
+    def default_labels(self, x: torch.Tensor) -> torch.Tensor:
+        """Labels an untargeted attack uses when called with ``y=None``: the model's predictions."""
+        return self.loss.predict(self.forward(x))
+
+    def perturb(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- model access ----------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's raw outputs on ``x``, checked; checks the labels on first use."""
+        out = self.model(x)
+        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != x.shape[0]:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"the model must return a (N, outputs) tensor, got {shape}")
+        if self._labels_to_check is not None:
+            y, self._labels_to_check = self._labels_to_check, None
+            k = self.loss.n_classes(out)
+            if int(y.max()) >= k:
+                raise ValueError(f"y must hold labels < {k} (the number of classes), got {int(y.max())}")
+        return out
+
+    def loss_grad(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Gradient w.r.t. ``x`` of the summed per-example loss, signed so that
+        ascending it is the attack's direction: up the loss of the true label
+        (untargeted), down the loss of the target (targeted). Summing (not
+        averaging) keeps each row's gradient independent of the batch."""
+        x = x.detach().requires_grad_(True)
+        loss = self.loss.losses(self.forward(x), y).sum()
+        if self.targeted:
+            loss = -loss
+        (grad,) = torch.autograd.grad(loss, x)
+        return grad
+
+    def __repr__(self) -> str:
+        skip = {"model", "_labels_to_check"}
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in skip and not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
