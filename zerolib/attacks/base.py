@@ -124,6 +124,30 @@ def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tens
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
 
 
+class ConstSearch:
+    """Per-row binary search over the constant c that weighs the attack's loss against
+    the perturbation's size (CW-L2, L-BFGS).
+
+    A row that succeeded at c tries a smaller c next, one that failed a larger one:
+    halfway to the bounds once both are known, ten times larger until then.
+    """
+
+    UNBOUNDED = 1e10
+
+    def __init__(self, n: int, initial_const: float, like: torch.Tensor):
+        kw = dict(device=like.device, dtype=like.dtype)
+        self.lower = torch.zeros(n, **kw)
+        self.upper = torch.full((n,), self.UNBOUNDED, **kw)
+        self.const = torch.full((n,), initial_const, **kw)
+
+    def update(self, success: torch.Tensor) -> None:
+        """Move each row's c after a search step; `success` says where the attack worked."""
+        self.upper = torch.where(success, torch.minimum(self.upper, self.const), self.upper)
+        self.lower = torch.where(success, self.lower, torch.maximum(self.lower, self.const))
+        bounded = self.upper < self.UNBOUNDED / 10
+        self.const = torch.where(bounded, (self.lower + self.upper) / 2, self.const * 10)
+
+
 def _model_device_dtype(model):
     if isinstance(model, nn.Module):
         for t in model.parameters():

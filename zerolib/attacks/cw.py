@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 
 from ..losses import Codebook, CodewordMSE
-from .base import Attack, check_int, check_nonneg, check_positive
+from .base import Attack, ConstSearch, check_int, check_nonneg, check_positive
 
 __all__ = ["CWL2", "CodebookCWL2", "margin"]
 
@@ -100,9 +100,7 @@ class CWL2(Attack):
     def perturb(self, x, y):
         n = x.shape[0]
         dev, dt = x.device, x.dtype
-        lower = torch.zeros(n, device=dev, dtype=dt)
-        upper = torch.full((n,), 1e10, device=dev, dtype=dt)
-        const = torch.full((n,), self.initial_const, device=dev, dtype=dt)
+        search = ConstSearch(n, self.initial_const, x)
         best_l2 = torch.full((n,), float("inf"), device=dev, dtype=dt)
         best_adv = x.clone()
         w0 = _atanh_box(x)
@@ -114,7 +112,7 @@ class CWL2(Attack):
             # the rows still optimised, and their state, kept compact (rows that
             # abort early are dropped, so no step indexes the full batch)
             active = torch.arange(n, device=dev)
-            w, xa, ya, ca = w0.clone(), x, y, const
+            w, xa, ya, ca = w0.clone(), x, y, search.const
             m1, m2 = torch.zeros_like(w), torch.zeros_like(w)
             best_l2_a, best_adv_a = best_l2.clone(), best_adv.clone()
             prev = torch.full((n,), float("inf"), device=dev, dtype=dt)
@@ -151,12 +149,7 @@ class CWL2(Attack):
                                 break
             best_l2[active] = best_l2_a
             best_adv[active] = best_adv_a
-            # binary search on c, per row
-            up = found
-            upper = torch.where(up, torch.minimum(upper, const), upper)
-            lower = torch.where(up, lower, torch.maximum(lower, const))
-            known = upper < 1e9
-            const = torch.where(known, (lower + upper) / 2, const * 10)
+            search.update(found)
         return best_adv
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Attack, check_int, check_nonneg, check_positive
+from .base import Attack, ConstSearch, check_int, check_nonneg, check_positive
 
 __all__ = ["LBFGS"]
 
@@ -131,21 +131,16 @@ class LBFGS(Attack):
 
     def perturb(self, x, y):
         n = x.shape[0]
-        dev, dt = x.device, x.dtype
-        lower = torch.zeros(n, device=dev, dtype=dt)
-        upper = torch.full((n,), 1e10, device=dev, dtype=dt)
-        const = torch.full((n,), self.initial_const, device=dev, dtype=dt)
-        best_l2 = torch.full((n,), float("inf"), device=dev, dtype=dt)
+        search = ConstSearch(n, self.initial_const, x)
+        best_l2 = torch.full((n,), float("inf"), device=x.device, dtype=x.dtype)
         best_adv = x.clone()
         for _ in range(self.binary_search_steps):
-            adv = self._minimise(x, y, const)
+            adv = self._minimise(x, y, search.const)
             with torch.no_grad():
                 success = self.loss.predict(self.forward(adv)) == y
                 l2 = (adv - x).pow(2).flatten(1).sum(1)
                 better = success & (l2 < best_l2)
                 best_l2[better] = l2[better]
                 best_adv[better] = adv[better]
-                upper = torch.where(success, torch.minimum(upper, const), upper)
-                lower = torch.where(success, lower, torch.maximum(lower, const))
-                const = torch.where(upper < 1e9, (lower + upper) / 2, const * 10)
+                search.update(success)
         return best_adv
