@@ -15,13 +15,7 @@ from zerolib.models import (DEFAULT_CS, LinearSVMClassifier, MLP400Classifier, M
                             accuracy)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These are many tiny torch steps: extra threads only add contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

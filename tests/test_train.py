@@ -11,12 +11,7 @@ from zerolib.losses import CrossEntropy
 from zerolib.models import accuracy, load_checkpoint, make_model, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
