@@ -161,40 +161,76 @@ def test_tensor_input_any_shape_equals_flat_numpy():
 # ----------------------------------------------------------------------------- API
 
 
+def vote_rule(outputs: np.ndarray) -> np.ndarray:
+    """Independent confidences (n, K) from pre-threshold outputs (n, P, V):
+    votes + sigmoid(mean output), binary classes_[0] taking the rest and -mean."""
+    counts, mean = (outputs > 0).sum(2).astype(float), outputs.astype(np.float64).mean(2)
+    if outputs.shape[1] == 1:
+        counts = np.c_[outputs.shape[2] - counts, counts]
+        mean = np.c_[-mean, mean]
+    return counts + 1 / (1 + np.exp(-mean))
+
+
 @pytest.mark.parametrize("E", [SCD01Classifier, MLP01Classifier])
-def test_predict_proba_decision_and_ties(small, E):
+def test_predict_proba_and_decision_agree_with_predict(small, E):
     X, y = small
     est = E(n_votes=4, n_iter=20, random_state=0, **CPU).fit(X, y)  # 3 classes: one-vs-all
     frac = est.vote_fractions(X)
     assert frac.shape == (len(X), 3)
-    assert np.allclose(est.decision_function(X), frac)
     assert set(np.unique(frac * 4)) <= {0, 1, 2, 3, 4}
-    proba = est.predict_proba(X)
+    proba, pred = est.predict_proba(X), est.predict(X)
     assert np.allclose(proba.sum(1), 1)
-    assert np.array_equal(est.predict(X), est.classes_[np.argmax(frac, 1)])  # ties: first class
+    assert np.array_equal(est.classes_[proba.argmax(1)], pred)
+    assert np.array_equal(est.classes_[est.decision_function(X).argmax(1)], pred)
+    # the most votes always win; the tie-break never outweighs a vote
+    assert np.all(frac[np.arange(len(X)), np.searchsorted(est.classes_, pred)] == frac.max(1))
     yb = np.where(y % 2 == 1, "b", "a")
     est = E(n_votes=4, n_iter=20, random_state=0, **CPU).fit(X, yb)
-    f = est.vote_fractions(X)
-    assert np.allclose(est.predict_proba(X), np.stack([1 - f, f], 1))
-    assert np.allclose(est.decision_function(X), 2 * f - 1)
-    assert np.array_equal(est.predict(X), np.where(f > 0.5, "b", "a"))
+    f, proba, pred = est.vote_fractions(X), est.predict_proba(X), est.predict(X)
+    assert np.allclose(proba.sum(1), 1)
+    assert np.array_equal(est.classes_[proba.argmax(1)], pred)
+    assert np.array_equal(np.where(est.decision_function(X) > 0, "b", "a"), pred)
+    assert np.all(pred[f > 0.5] == "b") and np.all(pred[f < 0.5] == "a")
 
 
-def test_tied_votes_go_to_the_first_class():
-    X = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 1.0], [-2.0, 1.0]])
-    y = np.array([0, 1, 0, 1])
-    est = SCD01Classifier(n_votes=2, n_iter=2, random_state=0, **CPU).fit(X, y + 3)
-    est.coef_ = np.array([[[1.0, 0.0], [-1.0, 0.0]]], dtype=np.float32)  # opposite votes
+def test_tied_binary_votes_go_to_the_larger_mean_margin():
+    X = np.array([[2.0, -1.0], [1.0, -3.0], [-1.0, 3.0], [-2.0, 0.5], [3.0, 1.0], [-1.0, -1.0]])
+    est = SCD01Classifier(n_votes=2, n_iter=2, random_state=0, **CPU).fit(X, np.array([0, 1, 0, 1, 0, 1]) + 3)
+    est.coef_ = np.array([[[1.0, 0.0], [0.0, 1.0]]], dtype=np.float32)  # votes on x0 > 0 and on x1 > 0
     est.intercept_ = np.zeros((1, 2), dtype=np.float32)
-    assert np.array_equal(est.vote_fractions(X), [0.5] * 4)
-    assert np.array_equal(est.predict(X), [3] * 4)
-    assert np.array_equal(est.as_module().predict(torch.from_numpy(X).float()).numpy(), [0] * 4)
-    y3 = np.array([0, 1, 2, 0])
-    est = SCD01Classifier(n_votes=1, n_iter=2, random_state=0, **CPU).fit(X, y3)
-    est.coef_ = np.array([[[1.0, 0.0]], [[1.0, 0.0]], [[-1.0, 0.0]]], dtype=np.float32)
-    est.intercept_ = np.zeros((3, 1), dtype=np.float32)
-    # rows with x0 > 0: classes 0 and 1 both vote yes -> class 0; x0 < 0: class 2 alone
-    assert np.array_equal(est.predict(X), [0, 2, 0, 2])
+    margins = (X @ est.coef_[0].T + est.intercept_[0])[:, None, :]
+    conf = vote_rule(margins)
+    assert np.array_equal(est.vote_fractions(X), [0.5, 0.5, 0.5, 0.5, 1.0, 0.0])  # four ties
+    assert np.array_equal(est.predict(X), [4, 3, 4, 3, 4, 3])  # ties: sign of x0 + x1
+    assert np.array_equal(est.predict(X), est.classes_[conf.argmax(1)])
+    np.testing.assert_allclose(est.predict_proba(X), conf / 3)
+    np.testing.assert_allclose(est.decision_function(X), (conf[:, 1] - conf[:, 0]) / 3)
+    mod = est.as_module()
+    xt = torch.from_numpy(X).float()
+    assert np.array_equal(mod.predict(xt).numpy(), conf.argmax(1))
+    assert np.array_equal(mod(xt).numpy(), [[1, 1]] * 4 + [[0, 2], [2, 0]])  # forward: plain counts
+
+
+@pytest.mark.parametrize("E", [SCD01Classifier, MLP01Classifier])
+def test_single_vote_one_vs_all_is_argmax_of_outputs(E):
+    from zerolib.data import load_dataset
+
+    ds = load_dataset("digits", seed=0, flatten=True)
+    X, y = ds.x_train.numpy()[:600], ds.y_train.numpy()[:600]
+    est = E(n_votes=1, n_iter=20, random_state=0, **CPU).fit(X, y)
+    if E is SCD01Classifier:
+        out = X @ est.coef_[:, 0].T + est.intercept_[:, 0]  # (n, 10)
+    else:
+        h = (np.einsum("nd,pdh->nph", X, est.hidden_coef_[:, 0]) + est.hidden_intercept_[:, 0]) > 0
+        out = (h * est.coef_[:, 0]).sum(-1) + est.intercept_[:, 0]
+    n_yes = (out > 0).sum(1)
+    assert (n_yes != 1).sum() >= 10  # ties (several or no classes claim a point) do occur
+    pred = est.predict(X)
+    assert np.array_equal(pred, est.classes_[out.argmax(1)])
+    assert np.array_equal(est.classes_[est.predict_proba(X).argmax(1)], pred)
+    conf = vote_rule(out[:, :, None])
+    np.testing.assert_allclose(est.predict_proba(X), conf / conf.sum(1, keepdims=True), rtol=1e-5)
+    assert np.array_equal(est.classes_[est.as_module().predict(torch.from_numpy(X)).numpy()], pred)
 
 
 @pytest.mark.parametrize("E", [SCD01Classifier, MLP01Classifier])

@@ -1,19 +1,28 @@
 """scikit-learn estimators for the 01-loss models: SCD01Classifier and MLP01Classifier.
 
-Prediction. Each of the ``n_votes`` votes of a binary problem predicts 0 or 1.
-- Binary: the class-1 vote fraction ``f``; ``predict`` gives ``classes_[1]`` when
-  ``f > 1/2`` and ``classes_[0]`` otherwise, so **a tied vote goes to classes_[0]**;
-  ``predict_proba`` is ``[1 - f, f]``, ``decision_function`` is ``2 f - 1``.
-- One-vs-all (3 or more classes): one problem per class (the class against the
-  rest), each with ``n_votes`` votes; a class's confidence is its fraction of
-  positive votes; ``predict`` takes the most confident class, **ties going to the
-  class listed first in classes_**; ``decision_function`` gives the fractions,
-  ``predict_proba`` the fractions normalised to sum to one (uniform where no vote
-  is positive), ``vote_fractions`` the raw fractions.
+Prediction: the vote rule of the convex baselines (``zerolib.models.ensemble``).
+Every vote of a binary problem has a pre-threshold output ``o`` (SCD01:
+``x @ w + b``; MLP01: the output node's ``h @ w2 + b2`` with h the 0/1 hidden
+activations) and votes positive where ``o > 0``. Class k's confidence is
+
+    conf_k = count_k + sigmoid(t_k)   (``zerolib.models.ensemble.vote_confidence``),
+
+with count_k its votes and t_k the votes' mean ``o`` for its problem (binary: one
+problem for classes_[1]; classes_[0] gets the other votes and ``-t``). The most
+votes win; ties, common with one vote in one-vs-all (several or no classes claim
+a point), go to the larger mean output, so a single vote predicts the usual
+one-vs-all argmax of the outputs.
+- ``predict``: the class of largest confidence;
+- ``predict_proba``: ``conf / conf.sum(1)`` (binary: ``conf / (V + 1)``), whose
+  argmax is ``predict``;
+- ``decision_function``: ``conf / (V + 1)`` per class; binary
+  ``(conf_1 - conf_0) / (V + 1)``, positive exactly when classes_[1] is predicted;
+- ``vote_fractions``: the raw fractions of positive votes.
 
 The fitted weights are in the input's own feature order (inputs flattened), see
 the class docstrings; `as_module()` gives a `torch.nn.Module` returning per-class
-vote counts, for attacks that query the model in batches on any device.
+vote counts (its ``predict`` applies the rule above), for attacks that query the
+model in batches on any device.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from zerolib.models.ensemble import vote_confidence
 
 from . import _engine
 
@@ -73,7 +84,8 @@ class VoteModule(torch.nn.Module):
 
     For a binary model column 0 counts the votes for classes_[0] and column 1 those
     for classes_[1]; for one-vs-all, column k counts class k's positive votes.
-    ``predict(x)`` returns class indices (ties as in the estimator).
+    ``confidence(x)`` and ``predict(x)`` (class indices) apply the vote rule of the
+    module docstring.
     """
 
     def __init__(self, kind: str, tensors: dict[str, torch.Tensor], n_classes: int, n_votes: int):
@@ -84,31 +96,44 @@ class VoteModule(torch.nn.Module):
         for k, v in tensors.items():
             self.register_buffer(k, v.detach().clone().float())
 
-    def positive_votes(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, P, V) 0/1 votes of every binary problem P and vote V."""
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, P, V) pre-threshold output of every binary problem P and vote V."""
         x = x.reshape(x.shape[0], -1).to(self.intercept.device, torch.float32)
         P, V = self.intercept.shape
         if self.kind == "scd01":
-            s = x @ self.coef.reshape(P * V, -1).T + self.intercept.reshape(1, P * V)
-            return (s > 0).reshape(-1, P, V).float()
+            return (x @ self.coef.reshape(P * V, -1).T + self.intercept.reshape(1, P * V)).reshape(-1, P, V)
         D, H = self.hidden_coef.shape[2:]
         W1 = self.hidden_coef.permute(2, 0, 1, 3).reshape(D, P * V * H)
         h = ((x @ W1 + self.hidden_intercept.reshape(1, -1)) > 0).float().reshape(-1, P, V, H)
-        o = (h * self.coef[None]).sum(-1) + self.intercept[None]
-        return (o > 0).float()
+        return (h * self.coef[None]).sum(-1) + self.intercept[None]
+
+    def positive_votes(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, P, V) 0/1 votes of every binary problem P and vote V."""
+        return (self.outputs(x) > 0).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        votes = self.positive_votes(x).sum(-1)  # (B, P)
-        if votes.shape[1] == 1:
-            return torch.cat([self.n_votes - votes, votes], 1)
-        return votes
+        return _counts_and_mean(self.outputs(x))[0]
+
+    def confidence(self, x: torch.Tensor) -> torch.Tensor:
+        """``counts + sigmoid(mean output)`` per class, (B, n_classes), float64
+        (float32 would round ``count + sigmoid`` to ``count + 1`` for large outputs)."""
+        counts, mean = _counts_and_mean(self.outputs(x))
+        return vote_confidence(counts.double(), mean.double())
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.forward(x)
-        if c.shape[1] == 2:
-            return (c[:, 1] > c[:, 0]).long()
-        return c.argmax(1)
+        return self.confidence(x).argmax(1)
+
+
+def _counts_and_mean(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class vote counts and mean output (B, n_classes) from outputs (B, P, V);
+    binary (P = 1): classes_[0] gets the other votes and the negated mean."""
+    counts = (outputs > 0).sum(-1).float()
+    mean = outputs.mean(-1)
+    if outputs.shape[1] == 1:
+        counts = torch.cat([outputs.shape[2] - counts, counts], 1)
+        mean = torch.cat([-mean, mean], 1)
+    return counts, mean
 
 
 class _SCDBase(ClassifierMixin, BaseEstimator):
@@ -276,48 +301,37 @@ class _SCDBase(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return VoteModule(self._kind, self._tensors(), len(self.classes_), int(self.n_votes_))
 
-    def _positive_fraction(self, X) -> np.ndarray:
-        """(n, P) fraction of positive votes of every binary problem."""
+    def _per_row(self, X, method: str) -> np.ndarray:
+        """``as_module().<method>`` on X in chunks, as float64 numpy (n, n_classes)."""
         check_is_fitted(self)
         X = self._prep_X(X, reset=False)
-        mod = VoteModule(self._kind, self._tensors(), len(self.classes_), int(self.n_votes_)).to(X.device)
-        out = []
+        mod = self.as_module().to(X.device)
         with torch.no_grad():
-            for s in range(0, X.shape[0], _PRED_CHUNK):
-                out.append(mod.positive_votes(X[s : s + _PRED_CHUNK]).mean(-1).cpu())
+            out = [getattr(mod, method)(X[s : s + _PRED_CHUNK]).cpu() for s in range(0, X.shape[0], _PRED_CHUNK)]
         return torch.cat(out).double().numpy()
 
     def vote_fractions(self, X) -> np.ndarray:
         """Fraction of votes for class 1 (binary: shape (n,)) or for each class
         against the rest (one-vs-all: shape (n, n_classes)), not normalised."""
-        f = self._positive_fraction(X)
-        return f[:, 0] if f.shape[1] == 1 else f
+        f = self._per_row(X, "forward") / self.n_votes_
+        return f[:, 1] if f.shape[1] == 2 else f
 
     def decision_function(self, X) -> np.ndarray:
-        """Binary: 2 f - 1 with f the class-1 vote fraction (> 0 means classes_[1]);
-        one-vs-all: each class's vote fraction, shape (n, n_classes)."""
-        f = self._positive_fraction(X)
-        return 2.0 * f[:, 0] - 1.0 if f.shape[1] == 1 else f
+        """Per-class ``conf / (V + 1)``; binary ``(conf_1 - conf_0) / (V + 1)``, shape
+        (n,), > 0 exactly where classes_[1] is predicted (module docstring)."""
+        conf = self._per_row(X, "confidence") / (self.n_votes_ + 1)
+        return conf[:, 1] - conf[:, 0] if conf.shape[1] == 2 else conf
 
     def predict_proba(self, X) -> np.ndarray:
-        """Vote fractions: binary ``[1 - f, f]``; one-vs-all, the per-class fractions
-        normalised to sum to one (uniform where no vote is positive)."""
-        f = self._positive_fraction(X)
-        if f.shape[1] == 1:
-            return np.stack([1.0 - f[:, 0], f[:, 0]], 1)
-        s = f.sum(1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(s > 0, f / np.where(s > 0, s, 1.0), 1.0 / f.shape[1])
-        return p
+        """Vote fractions with the tie-break as at most one extra vote,
+        ``conf / conf.sum(1)``; rows sum to one and the argmax is ``predict``."""
+        conf = self._per_row(X, "confidence")
+        return conf / conf.sum(1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        """Majority vote; ties go to the class listed first in classes_."""
-        f = self._positive_fraction(X)
-        if f.shape[1] == 1:
-            idx = (f[:, 0] > 0.5).astype(np.int64)
-        else:
-            idx = f.argmax(1)
-        return self.classes_[idx]
+        """The class with the most votes; ties go to the larger mean output."""
+        conf = self._per_row(X, "confidence")
+        return self.classes_[conf.argmax(1)]
 
     # ------------------------------------------------------------------ save / load
     def save(self, path) -> Path:
