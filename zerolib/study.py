@@ -228,7 +228,7 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     try:
         papermill.execute_notebook(
             str(notebook_path), str(executed_path), parameters=params, kernel_name=kernel_name,
-            cwd=str(notebook_path.parent), progress_bar=False, log_output=False,
+            cwd=str(notebook_path.parent), progress_bar=True, log_output=False,
         )
         status, error = "ok", ""
     except papermill.PapermillExecutionError as exc:
