@@ -1,4 +1,4 @@
-"""The convex baselines: scikit-learn API, one-vs-all and vote shapes, the vote rule
+"""The convex baselines (their scikit-learn checks are in test_sklearn_api.py): one-vs-all and vote shapes, the vote rule
 against an independent numpy computation, the SVM's cross-validation, the MLP's
 architecture and learning, bad inputs."""
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.svm import LinearSVC
-from sklearn.utils.estimator_checks import check_estimator
 
 from zerolib.data import load_dataset
 from zerolib.models import (DEFAULT_CS, LinearSVMClassifier, MLP400Classifier, MLPClassifier, VoteLinear,
@@ -26,28 +25,6 @@ def digits():
 @pytest.fixture(scope="module")
 def digits01():
     return load_dataset("digits", classes=[0, 1])
-
-
-# ----------------------------------------------------------- scikit-learn checks
-# Reduced settings keep the ~55 checks per estimator quick: 3 votes (so the vote
-# path runs), and for the MLPs a larger step and 50 epochs on the checks' tiny
-# blobs. Only scikit-learn's own opt-in array-API check is skipped.
-EXPECTED_SKIPS = {"check_array_api_input"}  # skipped by scikit-learn unless SCIPY_ARRAY_API is set
-
-
-@pytest.mark.parametrize("estimator", [
-    LinearSVMClassifier(n_votes=3, random_state=0, device="cpu"),
-    MLPClassifier(n_votes=3, epochs=50, lr=0.1, random_state=0, device="cpu"),
-    MLP400Classifier(hidden=20, n_votes=3, epochs=50, lr=0.1, random_state=0, device="cpu"),
-], ids=["LinearSVM", "MLP", "MLP400"])
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-def test_sklearn_estimator_checks(estimator):
-    results = check_estimator(estimator, on_fail=None)
-    failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
-    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
-    assert not failed, failed
-    assert skipped <= EXPECTED_SKIPS, skipped
-    assert len(results) >= 50
 
 
 # ------------------------------------------------------- independent vote rule

@@ -1,7 +1,10 @@
-"""scikit-learn's estimator checks on SCD01Classifier and MLP01Classifier.
+"""scikit-learn's estimator checks on every trainer: the 01-loss models (SCD01,
+MLP01) and the convex baselines (linear SVM, MLP, MLP400).
 
-Reduced settings (few votes and iterations, 5 hidden nodes) keep the ~55 checks,
-most of which fit on tiny data, to a few seconds; the defaults run the same code.
+Reduced settings (3 votes so the vote path runs; few iterations, 5 hidden nodes for
+MLP01; for the MLPs a larger step and 50 epochs on the checks' tiny blobs) keep the
+~55 checks, most of which fit on tiny data, to a few seconds each; the defaults run
+the same code.
 
 Skipped checks, with the reason:
 - check_array_api_input: skipped by scikit-learn itself unless SCIPY_ARRAY_API is
@@ -15,6 +18,7 @@ from __future__ import annotations
 import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
+from zerolib.models import LinearSVMClassifier, MLP400Classifier, MLPClassifier
 from zerolib.scd import MLP01Classifier, SCD01Classifier
 
 EXPECTED_SKIPS = {"check_array_api_input"}
@@ -25,8 +29,11 @@ EXPECTED_SKIPS = {"check_array_api_input"}
     [
         SCD01Classifier(n_votes=3, n_iter=30, device="cpu"),
         MLP01Classifier(n_votes=3, n_iter=30, hidden=5, device="cpu"),
+        LinearSVMClassifier(n_votes=3, random_state=0, device="cpu"),
+        MLPClassifier(n_votes=3, epochs=50, lr=0.1, random_state=0, device="cpu"),
+        MLP400Classifier(hidden=20, n_votes=3, epochs=50, lr=0.1, random_state=0, device="cpu"),
     ],
-    ids=["SCD01", "MLP01"],
+    ids=["SCD01", "MLP01", "LinearSVM", "MLP", "MLP400"],
 )
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_check_estimator(est):
