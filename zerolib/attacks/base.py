@@ -17,7 +17,6 @@ An attack is called like torchattacks': ``x_adv = atk(x, y)``.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,8 +24,9 @@ import torch
 from torch import nn
 
 from ..losses import CrossEntropy, LossAdapter
+from ..torchutil import eval_mode, module_device_dtype
 
-__all__ = ["Attack", "check_nonneg", "check_positive", "check_int", "project_linf", "eval_mode"]
+__all__ = ["Attack", "check_nonneg", "check_positive", "check_int", "project_linf"]
 
 
 # ---------------------------------------------------------------- validation
@@ -104,21 +104,6 @@ def check_y(y, n: int, n_classes: int | None = None) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------- helpers
-@contextmanager
-def eval_mode(model):
-    """Put every submodule of ``model`` in eval mode; restore each one's mode after."""
-    if not isinstance(model, nn.Module):
-        yield
-        return
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
 def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     """Project onto the Linf ball of radius ``eps`` around ``x`` and onto [0, 1]."""
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
@@ -146,16 +131,6 @@ class ConstSearch:
         self.lower = torch.where(success, self.lower, torch.maximum(self.lower, self.const))
         bounded = self.upper < self.UNBOUNDED / 10
         self.const = torch.where(bounded, (self.lower + self.upper) / 2, self.const * 10)
-
-
-def _model_device_dtype(model):
-    if isinstance(model, nn.Module):
-        for t in model.parameters():
-            return t.device, t.dtype
-        for t in model.buffers():
-            if t.is_floating_point():
-                return t.device, t.dtype
-    return None, None
 
 
 # ---------------------------------------------------------------------- base
@@ -200,7 +175,7 @@ class Attack:
 
     # -- device --------------------------------------------------------------
     def _device_dtype(self, x: torch.Tensor):
-        device, dtype = _model_device_dtype(self.model)
+        device, dtype = module_device_dtype(self.model)
         return (device or x.device), (dtype or x.dtype)
 
     # -- the call ------------------------------------------------------------

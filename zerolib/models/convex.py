@@ -8,8 +8,7 @@
   softmax output (paper A's ImageNet model), not one-vs-all.
 
 All are one-vs-all for k > 2 classes (except MLP400) and fit ``n_votes``
-bootstrap votes combined by majority (``zerolib.models.ensemble`` documents the
-rule); ``n_votes=1`` (the default, the paper's "single run") fits on all rows.
+bootstrap votes combined by majority (``zerolib.votes`` documents the rule); ``n_votes=1`` (the default, the paper's "single run") fits on all rows.
 Fitted weights are per (class problem, vote), in the input's feature order:
 ``coef_`` / ``intercept_`` for the SVM, ``coefs_`` / ``intercepts_`` for the MLPs.
 ``as_module()`` gives a torch view for attacks (see ``VoteLinear`` / ``VoteMLP``).
@@ -18,6 +17,7 @@ Fitted weights are per (class problem, vote), in the input's feature order:
 from __future__ import annotations
 
 import numbers
+import time
 
 import numpy as np
 import torch
@@ -26,12 +26,19 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from .ensemble import VoteClassifierBase, VoteLinear, VoteMLP, resolve_device
+from ..votes import VoteClassifier, VoteLinear, VoteMLP, stratified_bootstrap
 
 __all__ = ["LinearSVMClassifier", "MLPClassifier", "MLP400Classifier", "DEFAULT_CS"]
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
 """The C grid searched by ``LinearSVMClassifier`` when ``C=None``."""
+
+
+def _rows_of_vote(est, y_idx: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """All rows for a single vote (the paper's single run), else a stratified bootstrap."""
+    if est.n_votes == 1 or not est.bootstrap:
+        return np.arange(len(y_idx))
+    return stratified_bootstrap(y_idx, rng)
 
 
 def _positive(name, value, integer=False):
@@ -40,7 +47,7 @@ def _positive(name, value, integer=False):
         raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
-class LinearSVMClassifier(VoteClassifierBase):
+class LinearSVMClassifier(VoteClassifier):
     """Linear SVM (``LinearSVC``: squared hinge, L2 penalty), one-vs-all, with votes.
 
     C: with ``C=None`` (default), chosen once per ``fit`` by ``cv``-fold
@@ -56,6 +63,10 @@ class LinearSVMClassifier(VoteClassifierBase):
     and ``intercept_`` (P, V) with P = 1 (binary, the weights of class
     ``classes_[1]``) or k, ``n_iter_`` (V,).
     """
+
+    _vote_arrays = ("coef_", "intercept_")
+    _other_arrays = ("n_iter_",)
+    _fitted_values = ("C_", "cv_scores_", "fit_time_")
 
     def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, cv_max_samples=10000, max_iter=1000, tol=1e-4,
                  n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
@@ -111,13 +122,15 @@ class LinearSVMClassifier(VoteClassifierBase):
 
     def fit(self, X, y):
         """Fit on (X, y): choose C on these rows, then fit ``n_votes`` votes."""
-        X, y_idx = self._validate_fit_data(X, y)
         self._check_params()
+        _, X, y_idx = self._prep_fit(X, y)
+        X = X.numpy()
         rng = check_random_state(self._seed())
+        start_time = time.perf_counter()
         self.C_, self.cv_scores_ = self._choose_C(X, y_idx, rng)
         coefs, intercepts, n_iter = [], [], []
         for _ in tqdm(range(self.n_votes), desc="SVM votes", disable=not self.verbose):
-            rows = self._rows_of_vote(y_idx, rng)
+            rows = _rows_of_vote(self, y_idx, rng)
             svc = self._svc(self.C_, rng.randint(2**31 - 1)).fit(X[rows], y_idx[rows])
             coefs.append(svc.coef_)
             intercepts.append(svc.intercept_)
@@ -125,16 +138,15 @@ class LinearSVMClassifier(VoteClassifierBase):
         self.coef_ = np.stack(coefs, 1)  # (P, V, D)
         self.intercept_ = np.stack(intercepts, 1)  # (P, V)
         self.n_iter_ = np.asarray(n_iter)
+        self.fit_time_ = time.perf_counter() - start_time
         return self
 
-    def as_module(self, device=None, dtype=torch.float32) -> VoteLinear:
-        """A :class:`VoteLinear` on ``device`` (default: the estimator's ``device``)."""
-        device = resolve_device(self.device if device is None else device)
+    def _module(self, dtype):
         return VoteLinear(torch.as_tensor(self.coef_, dtype=dtype), torch.as_tensor(self.intercept_, dtype=dtype),
-                          len(self.classes_)).to(device)
+                          len(self.classes_))
 
 
-class MLPClassifier(VoteClassifierBase):
+class MLPClassifier(VoteClassifier):
     """Sigmoid MLP trained by SGD in torch: paper A's convex "MLP" baseline.
 
     Defaults are the paper's: ``hidden=20`` sigmoid nodes, logistic loss, SGD with
@@ -159,6 +171,8 @@ class MLPClassifier(VoteClassifierBase):
     """
 
     _MULTICLASS = ("ovr", "softmax")
+    _vote_arrays = ("coefs_", "intercepts_")  # lists [hidden, output] of (P, V, ...) arrays
+    _fitted_values = ("loss_curve_", "fit_time_")
 
     def __init__(self, hidden=20, epochs=30, batch_size=200, lr=0.01, momentum=0.9, multiclass="ovr",
                  n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
@@ -189,12 +203,12 @@ class MLPClassifier(VoteClassifierBase):
 
     def fit(self, X, y):
         """Train ``n_votes`` networks per class problem on (X, y)."""
-        X, y_idx = self._validate_fit_data(X, y)
         self._check_params()
+        device, X, y_idx = self._prep_fit(X, y)
         seed = self._seed()
         rng = check_random_state(seed)
         gen = torch.Generator().manual_seed(seed)
-        device = resolve_device(self.device)
+        start_time = time.perf_counter()
         k, (n, d), h, v = len(self.classes_), X.shape, int(self.hidden), int(self.n_votes)
         p, o = (1, k) if self._softmax else (self._problems, 1)
 
@@ -206,12 +220,12 @@ class MLPClassifier(VoteClassifierBase):
         W1, b1, W2, b2 = params
         opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
 
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+        Xt = X.to(device=device, dtype=torch.float32)
         yt = torch.as_tensor(y_idx, device=device)
         if not self._softmax:  # (P, N) binary targets of each class problem
             target = (yt[None] == 1) if p == 1 else (yt[None] == torch.arange(p, device=device)[:, None])
             target = target.float()
-        rows = torch.as_tensor(np.stack([self._rows_of_vote(y_idx, rng) for _ in range(v)]), device=device)
+        rows = torch.as_tensor(np.stack([_rows_of_vote(self, y_idx, rng) for _ in range(v)]), device=device)
 
         self.loss_curve_ = []
         for _ in tqdm(range(int(self.epochs)), desc="MLP epochs", disable=not self.verbose):
@@ -234,14 +248,13 @@ class MLPClassifier(VoteClassifierBase):
             self.loss_curve_.append(total / (n * p * v))
         self.coefs_ = [W1.detach().cpu().numpy(), W2.detach().cpu().numpy()]
         self.intercepts_ = [b1.detach().cpu().numpy(), b2.detach().cpu().numpy()]
+        self.fit_time_ = time.perf_counter() - start_time
         return self
 
-    def as_module(self, device=None, dtype=torch.float32) -> VoteMLP:
-        """A :class:`VoteMLP` on ``device`` (default: the estimator's ``device``)."""
-        device = resolve_device(self.device if device is None else device)
+    def _module(self, dtype):
         t = [torch.as_tensor(a, dtype=dtype) for a in (self.coefs_[0], self.intercepts_[0], self.coefs_[1],
                                                         self.intercepts_[1])]
-        return VoteMLP(*t, n_classes=len(self.classes_), softmax=self._softmax).to(device)
+        return VoteMLP(*t, n_classes=len(self.classes_), softmax=self._softmax)
 
 
 class MLP400Classifier(MLPClassifier):

@@ -19,15 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..torchutil import eval_mode, module_device_dtype
+
 __all__ = ["predict", "accuracy"]
-
-
-def _device_dtype(model: nn.Module):
-    """Device and floating dtype of the model's first parameter (or buffer)."""
-    for t in list(model.parameters()) + list(model.buffers()):
-        if t.is_floating_point():
-            return t.device, t.dtype
-    return None, None
 
 
 def predict(model, x, batch_size: int = 1024) -> torch.Tensor:
@@ -45,19 +39,13 @@ def predict(model, x, batch_size: int = 1024) -> torch.Tensor:
 
     out = []
     if isinstance(model, nn.Module):
-        device, dtype = _device_dtype(model)
+        device, dtype = module_device_dtype(model)
         device, dtype = device or x.device, dtype or x.dtype
-        modes = [(m, m.training) for m in model.modules()]
-        model.eval()
-        try:
-            with torch.no_grad():
-                for xb in x.split(batch_size):
-                    xb = xb.to(device=device, dtype=dtype)
-                    labels = model.predict(xb) if callable(getattr(model, "predict", None)) else model(xb).argmax(1)
-                    out.append(torch.as_tensor(labels).to(x.device))
-        finally:
-            for m, training in modes:
-                m.training = training
+        with eval_mode(model), torch.no_grad():
+            for xb in x.split(batch_size):
+                xb = xb.to(device=device, dtype=dtype)
+                labels = model.predict(xb) if callable(getattr(model, "predict", None)) else model(xb).argmax(1)
+                out.append(torch.as_tensor(labels).to(x.device))
     else:
         for xb in x.split(batch_size):
             labels = np.asarray(model.predict(xb.reshape(len(xb), -1).detach().cpu().numpy()))

@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..results import atomic_write
-from .ensemble import resolve_device
+from ..torchutil import resolve_device
 
 __all__ = ["train", "load_checkpoint"]
 

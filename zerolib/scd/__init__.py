@@ -6,6 +6,8 @@ torch program on CPU or CUDA.
 searches, `_engine` the training loops, `_estimators` the scikit-learn estimators.
 """
 
-from ._estimators import MLP01Classifier, SCD01Classifier, VoteModule, load, vote_seed
+from zerolib.votes import VoteModule
+
+from ._estimators import MLP01Classifier, SCD01Classifier, load, vote_seed
 
 __all__ = ["SCD01Classifier", "MLP01Classifier", "VoteModule", "load", "vote_seed"]
