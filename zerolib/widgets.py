@@ -1,4 +1,4 @@
-"""ipywidgets demos for the toy notebook (paper A, Fig. 2), testable without a browser.
+"""ipywidgets demos for the notebooks (toy Fig. 2, the transfer explorer), testable without a browser.
 
 Each demo owns its controls, a matplotlib ``Figure`` (not registered with
 pyplot, so nothing leaks or is shown twice) and an ``ipywidgets.Image`` holding
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from zerolib import toy
 
-__all__ = ["OutlierDemo", "CornerDemo"]
+__all__ = ["OutlierDemo", "CornerDemo", "TransferExplorer"]
 
 
 def _show(image: W.Image, fig: Figure) -> None:
@@ -123,3 +123,59 @@ class CornerDemo:
         toy.plot_hidden_space(axes, self.nodes, self.start, fraction=f)
         _show(self.image, self.figure)
         return self.result
+
+
+class TransferExplorer:
+    """Table III by hand: one test image, its adversary from each source at a chosen
+    eps (paper A's attack for that source), and every target's prediction of each.
+
+    ``sources`` and ``targets`` map names to fitted binary models; ``x`` (N, ...) and
+    ``y`` (N,) are the test points, ``image_shape`` the (C, H, W) or (H, W) to draw.
+    ``result`` holds, for the current image and eps, ``{source: {target: label}}``
+    with the row ``"clean"``; the controls are ``index_slider`` and ``eps_slider``.
+    """
+
+    def __init__(self, sources: dict, targets: dict, x, y, image_shape, eps: float = 0.1,
+                 max_eps: float = 0.5, seed: int = 0):
+        self.sources, self.targets, self.x, self.y = sources, targets, x, y
+        self.image_shape, self.seed = tuple(image_shape), seed
+        self.index_slider = W.IntSlider(value=0, min=0, max=len(x) - 1, description="test image",
+                                        continuous_update=False)
+        self.eps_slider = W.FloatSlider(value=eps, min=0.0, max=max_eps, step=0.005, description="eps",
+                                        readout_format=".3f", continuous_update=False)
+        self.summary = W.HTML()
+        self.image = W.Image(format="png")
+        self.figure = Figure(figsize=(2.2 * (len(sources) + 1), 2.8))
+        self.result: dict = {}
+        for control in (self.index_slider, self.eps_slider):
+            control.observe(lambda _change: self.update(), names="value")
+        self.widget = W.VBox([W.HBox([self.index_slider, self.eps_slider]), self.summary, self.image])
+        self.update()
+
+    def _picture(self, x):
+        img = x.reshape(self.image_shape).detach().cpu().numpy()
+        return img.transpose(1, 2, 0) if img.ndim == 3 and img.shape[0] == 3 else img.reshape(img.shape[-2:])
+
+    def update(self) -> None:
+        from zerolib.models.interface import predict
+        from zerolib.transfer import paper_attack
+
+        i, eps = int(self.index_slider.value), float(self.eps_slider.value)
+        x, y = self.x[i:i + 1], self.y[i:i + 1]
+        images = {"clean": x}
+        for name, model in self.sources.items():
+            images[name] = paper_attack(model, eps, self.seed)(x, y)
+        self.result = {s: {t: int(predict(m, xs)[0]) for t, m in self.targets.items()} for s, xs in images.items()}
+        self.figure.clear()
+        axes = self.figure.subplots(1, len(images))
+        for ax, (name, xs) in zip(axes, images.items()):
+            ax.imshow(self._picture(xs[0]), cmap="gray", vmin=0, vmax=1)
+            wrong = [t for t, label in self.result[name].items() if label != int(y[0])]
+            ax.set_title(f"{name}\nfools: {', '.join(wrong) or 'none'}", fontsize=8)
+            ax.axis("off")
+        rows = "".join(f"<tr><td>{s}</td>" + "".join(f"<td>{p}</td>" for p in preds.values()) + "</tr>"
+                       for s, preds in self.result.items())
+        head = "".join(f"<th>{t}</th>" for t in self.targets)
+        self.summary.value = (f"<b>label {int(y[0])}</b>, eps {eps:.3f}: each target's prediction"
+                              f"<table><tr><th>adversary of</th>{head}</tr>{rows}</table>")
+        _show(self.image, self.figure)

@@ -1,0 +1,118 @@
+"""The one model cache: every notebook of a profile trains each model once.
+
+A cached model is keyed by what determines it -- the estimator's class and
+hyperparameters (``get_params()``, the seed included) and a description of the
+training data (dataset, classes, rows, preprocessing) -- hashed into a folder
+name under :func:`cache_root`:
+
+    <root>/<ClassName>-<hash16>/
+        weights.safetensors, config.json   the model (``VoteClassifier.save``)
+        key.json                           the full key, for a reader
+        COMPLETE                           written last: the entry is finished
+
+Only an entry with ``COMPLETE`` whose ``key.json`` equals the key and whose
+model loads is reused; anything else (a fit killed half-way, a corrupt file) is
+retrained and overwritten, never loaded. Files are safetensors + JSON, never
+pickle. The place is one setting: ``ZEROLIB_MODELS``, default
+``$ZEROLIB_CACHE/models`` (``ZEROLIB_CACHE`` defaults to ``~/.cache/zerolib``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from .results import write_json
+
+__all__ = ["cache_root", "cache_key", "ModelCache"]
+
+
+def cache_root() -> Path:
+    """Where cached models live: ``ZEROLIB_MODELS``, else ``$ZEROLIB_CACHE/models``."""
+    if os.environ.get("ZEROLIB_MODELS"):
+        return Path(os.environ["ZEROLIB_MODELS"]).expanduser()
+    base = os.environ.get("ZEROLIB_CACHE") or "~/.cache/zerolib"
+    return Path(base).expanduser() / "models"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def cache_key(estimator, data: dict[str, Any]) -> dict[str, Any]:
+    """The key of ``estimator`` (unfitted, with its parameters) trained on ``data``
+    (a JSON-able description of the training rows). ``device`` and ``verbose`` are
+    left out: they do not change what is learned."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in ("device", "verbose")}
+    return _jsonable({"class": type(estimator).__name__, "params": params, "data": data})
+
+
+def _digest(key: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ModelCache:
+    """Fitted zerolib estimators on disk, keyed by :func:`cache_key`.
+
+    ``cache.fit(estimator, data, X, y)`` returns the cached fit when a complete
+    entry exists, else fits ``estimator`` on (X, y), saves it and returns it.
+    ``X`` may be a callable returning (X, y), so a cache hit never loads the data.
+    ``hits`` and ``misses`` count what happened.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else cache_root()
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, key: dict[str, Any]) -> Path:
+        return self.root / f"{key['class']}-{_digest(key)}"
+
+    def get(self, key: dict[str, Any]):
+        """The cached model for ``key``, or None if there is no complete, loadable entry."""
+        from .votes import load
+
+        folder = self.path(key)
+        if not (folder / "COMPLETE").is_file():
+            return None
+        try:
+            if json.loads((folder / "key.json").read_text()) != key:
+                return None
+            return load(folder)
+        except Exception:  # corrupt or partial: retrain rather than trust it
+            return None
+
+    def fit(self, estimator, data: dict[str, Any], X, y=None):
+        key = cache_key(estimator, data)
+        model = self.get(key)
+        if model is not None:
+            self.hits += 1
+            model.set_params(device=estimator.device)
+            return model
+        if callable(X):
+            X, y = X()
+        model = estimator.fit(X, y)
+        folder = self.path(key)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp = folder.with_name(folder.name + ".partial")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model.save(tmp)
+        write_json(tmp / "key.json", key)
+        (tmp / "COMPLETE").write_text("ok\n")
+        os.replace(tmp, folder)
+        self.misses += 1
+        return model
