@@ -9,7 +9,7 @@ PY       := $(VENV)/bin/python
 PIP      := $(PY) -m pip
 STAMP    := $(VENV)/.zerolib-installed
 
-.PHONY: setup study test test-browser lab clean-outputs
+.PHONY: setup study report test test-browser lab clean-outputs
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 
 study: setup
 	$(PY) -m zerolib.study run --profile $(PROFILE)
+
+report: setup
+	$(PY) -m zerolib.study report
 
 test: setup
 	$(PY) -m pytest -q

@@ -165,28 +165,62 @@ def test_labels_of_any_kind(digits01):
 
 # ---------------------------------------------------------- SVM's C by CV
 def test_svm_cv_uses_only_training_rows(monkeypatch, digits):
+    import zerolib.models.convex as convex
+
     X_train = digits.x_train.reshape(len(digits.x_train), -1).numpy().astype(np.float64)
     train_rows = {r.tobytes() for r in X_train}
     test_rows = {r.tobytes() for r in digits.x_test.reshape(len(digits.x_test), -1).numpy().astype(np.float64)}
     seen = []
-    original = LinearSVC.fit
+    original = convex.fit_squared_hinge
 
-    def spy(self, X, y, *args, **kwargs):
-        seen.append(np.asarray(X, dtype=np.float64))
-        return original(self, X, y, *args, **kwargs)
+    def spy(X, Y, R, C, **kwargs):
+        seen.append((X.numpy().copy(), R.numpy().copy(), C.numpy().copy()))
+        return original(X, Y, R, C, **kwargs)
 
-    monkeypatch.setattr(LinearSVC, "fit", spy)
-    svm = LinearSVMClassifier(cv=3, cv_max_samples=600, random_state=0).fit(digits.x_train, digits.y_train)
-    assert len(seen) == 3 * len(DEFAULT_CS) + 1  # every fold x C, then the single vote
-    for X in seen:
+    monkeypatch.setattr(convex, "fit_squared_hinge", spy)
+    svm = LinearSVMClassifier(cv=3, cv_max_samples=600, cv_patience=None, random_state=0).fit(
+        digits.x_train, digits.y_train)
+    assert len(seen) == len(DEFAULT_CS) + 1  # one batch per C (every fold x class problem), then the fit
+    for X, R, _ in seen:
         rows = {r.tobytes() for r in X}
         assert rows <= train_rows and not rows & (test_rows - train_rows)
-    assert all(len(X) < 600 for X in seen[:-1])  # the search ran on the capped subsample
+    for X, R, C in seen[:-1]:
+        assert len(X) < 600  # the search ran on the capped subsample
+        folds = R.reshape(3, 10, -1)  # (fold, class problem, row): 0/1 weights, one fold's rows held out
+        assert set(np.unique(folds)) == {0.0, 1.0}
+        assert (folds == folds[:, :1]).all()  # every class problem of a fold holds out the same rows
+        assert (folds[:, 0].sum(0) == 2).all()  # each row is held out in exactly one of the 3 folds
+    assert sorted(float(C[0]) for _, _, C in seen[:-1]) == sorted(DEFAULT_CS)
     assert svm.C_ in DEFAULT_CS and set(svm.cv_scores_) == set(DEFAULT_CS)
     assert svm.cv_scores_[svm.C_] == max(svm.cv_scores_.values())
     seen.clear()
     fixed = LinearSVMClassifier(C=0.5, random_state=0).fit(digits.x_train, digits.y_train)
     assert fixed.C_ == 0.5 and fixed.cv_scores_ == {} and len(seen) == 1
+
+
+def test_svm_c_search_stops_once_accuracy_falls(digits):
+    full = LinearSVMClassifier(cv_patience=None, cv_max_samples=600, random_state=0).fit(digits.x_train,
+                                                                                          digits.y_train)
+    early = LinearSVMClassifier(cv_patience=1, cv_max_samples=600, random_state=0).fit(digits.x_train,
+                                                                                        digits.y_train)
+    tried = sorted(early.cv_scores_)
+    assert tried == sorted(DEFAULT_CS)[:len(tried)]  # a prefix of the ascending grid
+    for c in tried:  # the same folds, so the same scores
+        assert early.cv_scores_[c] == full.cv_scores_[c]
+    scores = [full.cv_scores_[c] for c in sorted(DEFAULT_CS)]
+    first_fall = next((i for i in range(1, len(scores)) if scores[i] < max(scores[:i])), None)
+    assert len(tried) == (len(scores) if first_fall is None else first_fall + 1)
+    assert early.C_ == max(tried, key=lambda c: (early.cv_scores_[c], -c))
+
+
+def test_svm_matches_liblinear_on_a_fixed_c(digits01):
+    X = digits01.x_train.reshape(len(digits01.x_train), -1).numpy().astype(np.float64)
+    y = digits01.y_train.numpy()
+    ours = LinearSVMClassifier(C=0.1, tol=1e-8, random_state=0).fit(X, y)
+    ref = LinearSVC(C=0.1, dual=False, tol=1e-10, max_iter=10000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_[0, 0], ref.coef_[0], atol=1e-4 * np.abs(ref.coef_).max())
+    Xt = digits01.x_test.reshape(len(digits01.x_test), -1).numpy().astype(np.float64)
+    assert (ours.predict(Xt) == ref.predict(Xt)).mean() >= 0.99
 
 
 # ------------------------------------------------------------------ bad inputs

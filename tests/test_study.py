@@ -104,3 +104,19 @@ def test_profile_errors_are_named(project: Path, capsys):
     assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
     assert "ghost" in capsys.readouterr().err
     assert runs(project) == 0
+
+
+def test_records_and_executed_notebooks_name_no_machine_path(project: Path):
+    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
+    record_text = (project / "outputs" / "tiny" / "writer" / "run.json").read_text()
+    executed = (project / "outputs" / "tiny" / "writer.ipynb").read_text()
+    assert str(project) not in record_text and str(project) not in executed
+    record = json.loads(record_text)
+    assert record["parameters"]["output_dir"] == "../outputs/tiny/writer"  # relative to notebooks/
+
+
+def test_report_command_writes_the_report(project: Path):
+    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    assert study.main(["--root", str(project), "report"]) == 0
+    text = (project / "outputs" / "REPORT.md").read_text()
+    assert "## Profile `tiny`" in text and "writer" in text

@@ -86,3 +86,25 @@ def test_widget_boxes_show_the_redrawn_figure():
         control.value = value
         after = bytes(demo.image.value)
         assert after.startswith(b"\x89PNG") and after != before
+
+
+def test_transfer_explorer_predicts_and_redraws():
+    import torch
+
+    from zerolib import SCD01Classifier, load_dataset
+    from zerolib.transfer import paper_attack
+    from zerolib.widgets import TransferExplorer
+
+    d = load_dataset("digits", classes=[0, 1])
+    scd = SCD01Classifier(n_votes=1, n_iter=30, random_state=0, device="cpu").fit(d.x_train, d.y_train)
+    demo = TransferExplorer({"SCD01": scd}, {"SCD01": scd}, d.x_test, d.y_test, d.x_test.shape[1:], eps=0.0)
+    clean = int(scd.predict(d.x_test[:1].reshape(1, -1))[0])
+    assert demo.result == {"clean": {"SCD01": clean}, "SCD01": {"SCD01": clean}}  # eps 0: no change
+    first_png = demo.image.value
+    demo.eps_slider.value = 0.5
+    adv = paper_attack(scd, 0.5)(d.x_test[:1], d.y_test[:1])
+    assert demo.result["SCD01"]["SCD01"] == int(scd.predict(adv.reshape(1, -1))[0]) != int(d.y_test[0])
+    assert demo.image.value != first_png and "eps 0.500" in demo.summary.value
+    demo.index_slider.value = 5
+    assert demo.result["clean"]["SCD01"] == int(scd.predict(d.x_test[5:6].reshape(1, -1))[0])
+    demo.figure.clear()

@@ -86,7 +86,7 @@ def _gain(c, m):
 
 
 TABLE_I_CLAIMS = [
-    Claim("The 01-loss models (SCD01, MLP01) gain more than 1 point of clean accuracy from 32 votes "
+    Claim("The 01-loss models (SCD01, MLP01) gain more than 1 point of clean accuracy from voting "
           "(q: the smaller of their two gains)", "A, III-A, Table I",
           lambda c: min(_gain(c, "SCD01"), _gain(c, "MLP01")), 1.0, +1),
     Claim("Voting does not improve SVM and MLP: neither gains 1 point or more (q: the larger gain)",

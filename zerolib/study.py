@@ -2,6 +2,7 @@
 
     python -m zerolib.study run --profile quick [--notebooks toy_outliers ...] [--force]
     python -m zerolib.study list
+    python -m zerolib.study report    # outputs/REPORT.md: every profile's tables beside the papers'
 
 A profile is `params/<name>.yaml`:
 
@@ -167,6 +168,18 @@ def git_commit(root: Path) -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
 
 
+def scrub_paths(path: Path, root: Path) -> None:
+    """Rewrite ``path`` (an executed notebook or a record) with this machine's absolute
+    paths made relative: the project root becomes ``.`` and the home folder ``~``, so a
+    published result (a warning's file name, say) names no machine."""
+    text = path.read_text()
+    new = text.replace(str(root.resolve()), ".").replace(str(Path.home()), "~")
+    if new != text:
+        from zerolib.results import atomic_write
+
+        atomic_write(path, lambda tmp: Path(tmp).write_text(new))
+
+
 def is_complete(record_path: Path, executed_path: Path, expected: dict[str, str]) -> bool:
     """True when an earlier run finished with the same fingerprint and left all its files."""
     if not (record_path.is_file() and executed_path.is_file()):
@@ -212,7 +225,8 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     record_path = result_dir / RECORD_NAME
 
     params = profile.parameters_for(name, declared_parameters(notebook_path))
-    params["output_dir"] = str(result_dir)
+    # relative to the notebook's folder (papermill's cwd), so no record names this machine's paths
+    params["output_dir"] = os.path.relpath(result_dir, notebook_path.parent.resolve())
     expected = fingerprint(notebook_path, {k: v for k, v in params.items() if k != "output_dir"})
     if not force and is_complete(record_path, executed_path, expected):
         return Outcome(name, "skipped")
@@ -236,12 +250,15 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     except Exception as exc:  # kernel died, bad notebook file, ...
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
+    if executed_path.is_file():
+        scrub_paths(executed_path, root)
 
     record.update(status=status, error=error, seconds=round(seconds, 2),
                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   files=sorted(p.name for p in result_dir.iterdir()
                                if p.is_file() and not p.name.startswith(".") and p.name != RECORD_NAME))
     write_json(record_path, record)
+    scrub_paths(record_path, root)
     return Outcome(name, status, seconds, error)
 
 
@@ -285,9 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
     run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
     sub.add_parser("list", help="list profiles and notebooks")
+    rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
+    rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
 
+    if args.command == "report":
+        from zerolib.report import write_report
+
+        path = write_report(args.output_root or root / "outputs")
+        print(f"wrote {path}")
+        return 0
     if args.command == "list":
         print("profiles: ", " ".join(list_profiles(root / "params")))
         print("notebooks:", " ".join(list_notebooks(root / "notebooks")))

@@ -1,0 +1,128 @@
+"""Verdicts of paper A's claims, the spread over seeds, and the report built from them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zerolib import paper
+from zerolib.claims import (FAILS, HOLDS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, UNCLEAR, Claim, judge, judge_all,
+                            table_i_cells, table_iii_cells)
+from zerolib.report import write_report
+from zerolib.spread import fmt, long_form, over_seeds, wide
+
+ABOVE = Claim("q above 10", "here", lambda c: c["q"], 10.0, +1)
+BELOW = Claim("q below 10", "here", lambda c: c["q"], 10.0, -1)
+
+
+@pytest.mark.parametrize("values, above, below", [
+    ([12, 13, 14], HOLDS, FAILS),       # mean 13, sd 1: the whole band above 10
+    ([7, 8, 9], FAILS, HOLDS),          # mean 8, sd 1: the whole band below
+    ([9, 10, 12], UNCLEAR, UNCLEAR),    # mean 10.33, sd 1.53: the band straddles 10
+    ([11], HOLDS, FAILS),               # one seed: no spread, the mean decides
+])
+def test_verdict_rule(values, above, below):
+    cells = [{"q": v} for v in values]
+    assert judge(ABOVE, cells).verdict == above
+    assert judge(BELOW, cells).verdict == below
+    v = judge(ABOVE, cells)
+    assert v.mean == pytest.approx(np.mean(values))
+    assert v.std == pytest.approx(np.std(values, ddof=1) if len(values) > 1 else 0.0)
+
+
+def test_missing_cells_raise():
+    with pytest.raises(ValueError, match="missing"):
+        judge(ABOVE, [])
+
+
+def test_paper_claims_on_the_papers_own_tables():
+    # computed by hand from study.md: MNIST SCD01 gains 90.8 - 83.7 = 7.1, MLP01 96 - 91.2 = 4.8
+    v = judge(TABLE_I_CLAIMS[0], [paper.table_i_cells("mnist")], paper.table_i_cells("mnist"))
+    assert v.paper == pytest.approx(4.8) and v.paper_verdict == HOLDS
+    # CIFAR10: SVM votes - single = 0.3, MLP = -2.8: the larger gain 0.3 < 1
+    v = judge(TABLE_I_CLAIMS[1], [paper.table_i_cells("cifar10")], paper.table_i_cells("cifar10"))
+    assert v.paper == pytest.approx(0.3) and v.paper_verdict == HOLDS
+    # CIFAR10 Table III: SVM -> MLP 0.5 and MLP -> SVM 0: max 0.5 < 5
+    v = judge(TABLE_III_CLAIMS[4], [paper.table_iii_cells("cifar10")], paper.table_iii_cells("cifar10"))
+    assert v.paper == pytest.approx(0.5) and v.paper_verdict == HOLDS
+    # MNIST: the same quantity is max(40.4, 25.5) = 40.4: the paper's MNIST does not meet it
+    v = judge(TABLE_III_CLAIMS[4], [paper.table_iii_cells("mnist")], paper.table_iii_cells("mnist"))
+    assert v.paper == pytest.approx(40.4) and v.paper_verdict == FAILS
+    # CIFAR10 transfer gap: mean(41.3, 70.1, 43.5, 63.7) - mean(0.5, 0) = 54.65 - 0.25
+    v = judge(TABLE_III_CLAIMS[2], [paper.table_iii_cells("cifar10")], paper.table_iii_cells("cifar10"))
+    assert v.paper == pytest.approx(54.4)
+
+
+def test_every_claim_has_the_cells_it_needs_in_the_paper_tables():
+    for ds in paper.TABLE_I:
+        assert len(judge_all(TABLE_I_CLAIMS, [paper.table_i_cells(ds)])) == len(TABLE_I_CLAIMS)
+    for ds in paper.TABLE_III:
+        assert len(judge_all(TABLE_III_CLAIMS, [paper.table_iii_cells(ds)])) == len(TABLE_III_CLAIMS)
+
+
+def test_over_seeds_against_numpy():
+    rng = np.random.RandomState(0)
+    long = pd.DataFrame([{"seed": s, "a": a, "b": b, "accuracy": rng.rand()}
+                         for s in range(4) for a in "xy" for b in "uv"])
+    out = over_seeds(long, ["a", "b"])
+    for r in out.itertuples():
+        vals = long[(long.a == r.a) & (long.b == r.b)].accuracy.values
+        assert r.mean == pytest.approx(vals.mean()) and r.std == pytest.approx(vals.std(ddof=1))
+        assert (r.min, r.max, r.n) == (vals.min(), vals.max(), 4)
+    with pytest.raises(ValueError, match="repeat"):
+        over_seeds(pd.concat([long, long.iloc[:1]]), ["a", "b"])
+    with pytest.raises(ValueError, match="seed"):
+        over_seeds(long.drop(columns="seed"), ["a", "b"])
+
+
+def test_long_form_round_trip_and_format():
+    table = pd.DataFrame({"SVM": [100.0, 3.0], "MLP": [99.0, 40.0]}, index=["clean", "SVM"])
+    long = long_form(table, seed=7)
+    assert set(long.columns) == {"seed", "source", "target", "accuracy"} and (long.seed == 7).all()
+    back = long.pivot(index="source", columns="target", values="accuracy").loc[table.index, table.columns]
+    pd.testing.assert_frame_equal(back, table, check_names=False)
+    assert fmt(1.234, 0.05) == "1.2 ± 0.1" and fmt(2.0, float("nan")) == "2.0"
+    s = over_seeds(pd.concat([long, long_form(table + 2, seed=8)]), ["source", "target"])
+    w = wide(s, "source", "target")
+    assert w.loc["SVM", "MLP"] == "41.0 ± 1.4"
+
+
+# ---------------------------------------------------------------- report
+def fake_profile(root, name="mnist-cpu", dataset="mnist"):
+    """A profile folder as the notebooks leave it: run records and per-seed tables built
+    from the paper's own numbers plus a seed-dependent offset."""
+    prof = root / name
+    rows1 = [{"seed": s, "model": m, "kind": k, "accuracy": v + s}
+             for s in range(3) for (m, k), v in paper.table_i_cells(dataset).items()]
+    rows3 = [{"seed": s, "source": a, "target": b, "accuracy": v + 0.5 * s}
+             for s in range(3) for (a, b), v in paper.table_iii_cells(dataset).items()]
+    for nb, table, rows in (("clean_accuracy", "table1_per_seed", rows1),
+                            ("whitebox_transfer", "table3_per_seed", rows3)):
+        (prof / nb).mkdir(parents=True)
+        pd.DataFrame(rows).to_csv(prof / nb / f"{table}.csv", index=False)
+        (prof / nb / "run.json").write_text(json.dumps({
+            "notebook": nb, "status": "ok", "seconds": 600, "started": "2026-12-02T00:00:00",
+            "git": {"commit": "abc123", "dirty": False}, "device": {"cpu_count": 2},
+            "parameters": {"dataset": dataset, "n_seeds": 3, "eps": 0.3}}))
+    return prof
+
+
+def test_report_puts_ours_beside_the_paper_and_recomputes_verdicts(tmp_path):
+    fake_profile(tmp_path)
+    text = write_report(tmp_path).read_text()
+    assert "## Profile `mnist-cpu` (mnist)" in text
+    # SVM single: ours 91.7 + (0, 1, 2) -> 92.7 ± 1.0 beside the paper's 91.7, +1.0
+    assert "| SVM | 92.7 ± 1.0 | 91.7 | +1.0 |" in text
+    # Table III cell SVM -> SCD01: 8.1 + (0, .5, 1) -> 8.6 ± 0.5 (paper 8.1; +0.5)
+    assert "8.6 ± 0.5 (8.1; +0.5)" in text
+    # every claim appears with a verdict in the summary
+    for c in TABLE_I_CLAIMS + TABLE_III_CLAIMS:
+        assert c.text in text
+    assert "abc123" in text and "10.0 min" in text
+
+
+def test_report_with_nothing_run(tmp_path):
+    assert "No profile has finished" in write_report(tmp_path).read_text()
