@@ -178,7 +178,7 @@ def test_svm_cv_uses_only_training_rows(monkeypatch, digits):
         return original(X, Y, R, C, **kwargs)
 
     monkeypatch.setattr(convex, "fit_squared_hinge", spy)
-    svm = LinearSVMClassifier(cv=3, cv_max_samples=600, cv_patience=None, random_state=0).fit(
+    svm = LinearSVMClassifier(cv=3, cv_max_samples=600, cv_patience=None, cv_extend=0, random_state=0).fit(
         digits.x_train, digits.y_train)
     assert len(seen) == len(DEFAULT_CS) + 1  # one batch per C (every fold x class problem), then the fit
     for X, R, _ in seen:
@@ -199,10 +199,10 @@ def test_svm_cv_uses_only_training_rows(monkeypatch, digits):
 
 
 def test_svm_c_search_stops_once_accuracy_falls(digits):
-    full = LinearSVMClassifier(cv_patience=None, cv_max_samples=600, random_state=0).fit(digits.x_train,
-                                                                                          digits.y_train)
-    early = LinearSVMClassifier(cv_patience=1, cv_max_samples=600, random_state=0).fit(digits.x_train,
-                                                                                        digits.y_train)
+    full = LinearSVMClassifier(cv_patience=None, cv_extend=0, cv_max_samples=600, random_state=0).fit(
+        digits.x_train, digits.y_train)
+    early = LinearSVMClassifier(cv_patience=1, cv_extend=0, cv_max_samples=600, random_state=0).fit(
+        digits.x_train, digits.y_train)
     tried = sorted(early.cv_scores_)
     assert tried == sorted(DEFAULT_CS)[:len(tried)]  # a prefix of the ascending grid
     for c in tried:  # the same folds, so the same scores
@@ -211,6 +211,22 @@ def test_svm_c_search_stops_once_accuracy_falls(digits):
     first_fall = next((i for i in range(1, len(scores)) if scores[i] < max(scores[:i])), None)
     assert len(tried) == (len(scores) if first_fall is None else first_fall + 1)
     assert early.C_ == max(tried, key=lambda c: (early.cv_scores_[c], -c))
+
+
+def test_svm_c_search_goes_below_the_grid_while_its_smallest_c_is_best(digits):
+    grid = (100.0, 1000.0)  # far above what digits needs: the smallest is best, the search goes lower
+    svm = LinearSVMClassifier(Cs=grid, cv_patience=None, cv_extend=2, cv_max_samples=600, random_state=0).fit(
+        digits.x_train, digits.y_train)
+    below = sorted((c for c in svm.cv_scores_ if c < min(grid)), reverse=True)
+    assert below and below == [100.0 / 10 ** k for k in range(1, len(below) + 1)]  # decades, in order
+    for k, c in enumerate(below):  # each step was taken only while the smallest C so far was best
+        tried = {c2: s for c2, s in svm.cv_scores_.items() if c2 > c}
+        assert tried[min(tried)] == max(tried.values())
+    best = max(svm.cv_scores_.values())
+    assert svm.C_ == min(c for c, s in svm.cv_scores_.items() if s == best)
+    none = LinearSVMClassifier(Cs=grid, cv_patience=None, cv_extend=0, cv_max_samples=600, random_state=0).fit(
+        digits.x_train, digits.y_train)
+    assert set(none.cv_scores_) == set(grid)
 
 
 def test_svm_matches_liblinear_on_a_fixed_c(digits01):
@@ -244,7 +260,7 @@ def test_bad_inputs_raise(make, digits01):
 
 @pytest.mark.parametrize("make, kwargs, name", [
     (LinearSVMClassifier, {"C": 0}, "C"), (LinearSVMClassifier, {"Cs": ()}, "Cs"),
-    (LinearSVMClassifier, {"cv": 0}, "cv"), (MLPClassifier, {"epochs": 0}, "epochs"),
+    (LinearSVMClassifier, {"cv": 0}, "cv"), (LinearSVMClassifier, {"cv_extend": -1}, "cv_extend"), (MLPClassifier, {"epochs": 0}, "epochs"),
     (MLPClassifier, {"lr": -1.0}, "lr"), (MLPClassifier, {"momentum": 1.0}, "momentum"),
     (MLPClassifier, {"multiclass": "ovo"}, "multiclass"), (MLPClassifier, {"device": "gpu9"}, "device"),
 ])

@@ -141,6 +141,8 @@ def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
     peps = paper.TABLE_III_EPS.get(dataset)
     note = (f"each cell: ours, mean ± sd over {long.seed.nunique()} seeds (paper; ours minus paper); "
             f"our eps {eps}" + (f", the paper's {peps}" if peps is not None else ", no paper table for this dataset"))
+    if peps is None and dataset in paper.EPS_CHOICE:
+        note += f". Why eps {paper.EPS_CHOICE[dataset][0]}: {paper.EPS_CHOICE[dataset][1]}"
     return [f"#### Table III: accuracy (%) of the row's adversaries on the column's model, classes 0 vs 1",
             "", note, "", _md_table(df), "",
             "![Table III](" + str(Path(d.name) / "table3_heatmap.png") + ") ![eps sweep](" +

@@ -69,7 +69,10 @@ class LinearSVMClassifier(VoteClassifier):
     C) over ``Cs`` (default 1e-3 .. 10, ``DEFAULT_CS``), tried in ascending
     order and stopped once the accuracy has fallen ``cv_patience`` times in a
     row (default 1; None tries every C): a larger C costs more Newton-CG work
-    (the Hessian's condition grows with C) and past the peak buys nothing. On at most
+    (the Hessian's condition grows with C) and past the peak buys nothing.
+    While the best C is the smallest tried, the search goes on below the grid
+    by factors of 10, at most ``cv_extend`` times (default 2; small C are cheap
+    to fit), so the chosen C is not an artefact of the grid's lower end. On at most
     ``cv_max_samples`` rows drawn (stratified) from the training data passed to
     ``fit`` -- never test data; held-out rows have weight 0 in the fold's fits.
     The folds shrink to the smallest class's size; below 2 rows per class the
@@ -85,13 +88,15 @@ class LinearSVMClassifier(VoteClassifier):
     _vote_arrays = ("coef_", "intercept_", "n_iter_")
     _fitted_values = ("C_", "cv_scores_", "fit_time_", "converged_")
 
-    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, cv_max_samples=10000, cv_patience=1, max_iter=100,
-                 tol=1e-4, n_votes=1, bootstrap=True, random_state=None, device="auto", verbose=False):
+    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, cv_max_samples=10000, cv_patience=1, cv_extend=2,
+                 max_iter=100, tol=1e-4, n_votes=1, bootstrap=True, random_state=None, device="auto",
+                 verbose=False):
         self.C = C
         self.Cs = Cs
         self.cv = cv
         self.cv_max_samples = cv_max_samples
         self.cv_patience = cv_patience
+        self.cv_extend = cv_extend
         self.max_iter = max_iter
         self.tol = tol
         self.n_votes = n_votes
@@ -111,6 +116,8 @@ class LinearSVMClassifier(VoteClassifier):
         _positive("cv_max_samples", self.cv_max_samples, integer=True)
         if self.cv_patience is not None:
             _positive("cv_patience", self.cv_patience, integer=True)
+        if isinstance(self.cv_extend, bool) or not isinstance(self.cv_extend, numbers.Integral) or self.cv_extend < 0:
+            raise ValueError(f"cv_extend must be an integer >= 0, got {self.cv_extend!r}")
         _positive("max_iter", self.max_iter, integer=True)
         _positive("tol", self.tol)
 
@@ -151,18 +158,27 @@ class LinearSVMClassifier(VoteClassifier):
         R = torch.stack(masks).repeat_interleave(P, 0)  # problems ordered (fold, class problem)
         truth = torch.as_tensor(ys, device=device)
         held_out = torch.stack(masks) == 0  # (F, m)
-        means, best, worse = {}, -1.0, 0
-        for c_ in sorted(float(c) for c in self.Cs):  # ascending: the small, fast C first
+
+        def score(c_):  # mean held-out accuracy of C over the folds, every class problem in one batch
             W, c, _, _ = self._solve(Xs, Y.repeat(F, 1), R, torch.full((F * P,), c_, dtype=torch.float64,
                                                                        device=device))
             z = (Xs.double() @ W.T + c).T.reshape(F, P, -1)  # decision values on every row
             pred = (z[:, 0] > 0).long() if P == 1 else z.argmax(1)  # (F, m)
-            correct = ((pred == truth) & held_out).sum(1).double() / held_out.sum(1).double()
-            means[c_] = float(correct.mean())
+            return float((((pred == truth) & held_out).sum(1).double() / held_out.sum(1).double()).mean())
+
+        means, worse = {}, 0
+        for c_ in sorted(float(c) for c in self.Cs):  # ascending: the small, fast C first
+            best = max(means.values(), default=-1.0)
+            means[c_] = score(c_)
             worse = worse + 1 if means[c_] < best else 0
-            best = max(best, means[c_])
             if self.cv_patience is not None and worse >= self.cv_patience:
                 break  # accuracy has fallen for cv_patience larger C in a row
+        for _ in range(int(self.cv_extend)):  # the best C is the grid's smallest: look below it
+            lowest = min(means)
+            if means[lowest] < max(means.values()):
+                break
+            means[lowest / 10] = score(lowest / 10)
+        best = max(means.values())
         return min(c_ for c_, s in means.items() if s == best), means
 
     def fit(self, X, y):
