@@ -120,3 +120,20 @@ def test_report_command_writes_the_report(project: Path):
     assert study.main(["--root", str(project), "report"]) == 0
     text = (project / "outputs" / "REPORT.md").read_text()
     assert "## Profile `tiny`" in text and "writer" in text
+
+
+def test_results_under_outputs_do_not_make_the_commit_dirty(tmp_path: Path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "outputs" / "p").mkdir(parents=True)
+    (tmp_path / "outputs" / "p" / "table.csv").write_text("a\n")
+    assert study.git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert study.git_commit(tmp_path)["dirty"] is True

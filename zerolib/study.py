@@ -163,7 +163,9 @@ def git_commit(root: Path) -> dict[str, Any]:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+        # results being written under outputs/ do not make the code dirty
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--", ".", ":(exclude)outputs"))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": None}
 
