@@ -60,3 +60,17 @@ def test_every_record_points_at_its_files():
         missing = [f for f in r["files"] if not (rec.parent / f).is_file()]
         assert not missing, f"{rec}: files listed but not published: {missing}"
         assert (rec.parent.parent / f"{rec.parent.name}.ipynb").is_file(), f"{rec}: executed notebook missing"
+
+
+PUBLISHED_PROFILES = ("quick", "mnist-cpu", "fashion_mnist-cpu", "cifar10-cpu")
+
+
+def test_quick_and_every_cpu_profile_are_published_for_every_notebook():
+    tracked = {p.relative_to(ROOT).as_posix() for p in tracked_outputs()}
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    missing = [f"{prof}/{nb}" for prof in PUBLISHED_PROFILES for nb in notebooks
+               if f"outputs/{prof}/{nb}/run.json" not in tracked or f"outputs/{prof}/{nb}.ipynb" not in tracked]
+    assert not missing, f"not published: {missing} (run the profile and commit outputs/)"
+    report = (ROOT / "outputs" / "REPORT.md").read_text()
+    for prof in PUBLISHED_PROFILES:
+        assert f"## Profile `{prof}`" in report, f"outputs/REPORT.md has no section for {prof}"
