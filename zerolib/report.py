@@ -69,6 +69,11 @@ def _run_table(records: dict[str, dict]) -> str:
     return _md_table(df)
 
 
+def _link(d: Path, name: str) -> str:
+    """A figure of notebook folder ``d`` as linked from REPORT.md beside the profile folders."""
+    return f"{d.parent.name}/{d.name}/{name}"
+
+
 def _verdict_table(verdicts: pd.DataFrame) -> str:
     df = pd.DataFrame({
         "verdict (ours)": verdicts.verdict,
@@ -82,6 +87,7 @@ def _verdict_table(verdicts: pd.DataFrame) -> str:
 
 
 def _table_i(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    """Table I, II and their claims; figure links relative to the report (``<profile>/<notebook>/``)."""
     per_seed = d / "table1_per_seed.csv"
     if not per_seed.is_file():
         return []
@@ -103,7 +109,7 @@ def _table_i(d: Path, dataset: str, verdict_rows: list) -> list[str]:
     verdict_rows.append(verdicts)
     n_seeds = long.seed.nunique()
     out = [f"#### Table I: clean test accuracy (%), one-vs-all, mean ± sd over {n_seeds} seeds",
-           "", _md_table(df), "", "![Table I](" + str(Path(d.name) / "table1.png") + ")", "",
+           "", _md_table(df), "", "![Table I](" + _link(d, "table1.png") + ")", "",
            "Claims (verdicts computed from the per-seed table):", "", _verdict_table(verdicts), ""]
     t2 = d / "table2.csv"
     if t2.is_file():
@@ -145,8 +151,8 @@ def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
         note += f". Why eps {paper.EPS_CHOICE[dataset][0]}: {paper.EPS_CHOICE[dataset][1]}"
     return [f"#### Table III: accuracy (%) of the row's adversaries on the column's model, classes 0 vs 1",
             "", note, "", _md_table(df), "",
-            "![Table III](" + str(Path(d.name) / "table3_heatmap.png") + ") ![eps sweep](" +
-            str(Path(d.name) / "eps_sweep.png") + ")", "",
+            "![Table III](" + _link(d, "table3_heatmap.png") + ") ![eps sweep](" +
+            _link(d, "eps_sweep.png") + ")", "",
             "Claims (verdicts computed from the per-seed table):", "", _verdict_table(verdicts), ""]
 
 
@@ -159,14 +165,11 @@ def profile_sections(profile_dir: Path) -> tuple[list[str], list[pd.DataFrame]]:
     dataset = next((p["dataset"] for p in params.values() if "dataset" in p), "?")
     lines = [f"## Profile `{profile_dir.name}` ({dataset})", "", "Run records:", "", _run_table(records), ""]
     verdicts: list[pd.DataFrame] = []
-    prefix = profile_dir.name
     if records.get("clean_accuracy", {}).get("status") == "ok":
-        lines += [ln.replace("](", f"]({prefix}/") if ln.startswith("![") else ln
-                  for ln in _table_i(profile_dir / "clean_accuracy", dataset, verdicts)]
+        lines += _table_i(profile_dir / "clean_accuracy", dataset, verdicts)
     if records.get("whitebox_transfer", {}).get("status") == "ok":
         eps = params["whitebox_transfer"].get("eps")
-        lines += [ln.replace("](", f"]({prefix}/") if ln.startswith("![") else ln
-                  for ln in _table_iii(profile_dir / "whitebox_transfer", dataset, eps, verdicts)]
+        lines += _table_iii(profile_dir / "whitebox_transfer", dataset, eps, verdicts)
     failed = [n for n, r in records.items() if r.get("status") != "ok"]
     if failed:
         lines += [f"Failed notebooks: {', '.join(failed)} (see their run.json).", ""]

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from .cache import ModelCache
 
-__all__ = ["MODEL_NAMES", "make_estimator", "fit_model", "fit_models", "clean_accuracy", "one_vs_all_timing"]
+__all__ = ["MODEL_NAMES", "make_estimator", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
 
 MODEL_NAMES = ("SVM", "SCD01", "MLP", "MLP01")
 
@@ -57,21 +57,23 @@ def fit_model(name, settings, seed, n_votes, data_key: dict, X, y=None, *, devic
     return cache.fit(make_estimator(name, settings, seed, n_votes, device), data_key, X, y)
 
 
+def fit_single(name, settings, seed, n_votes, data_key: dict, X, y=None, *, device="auto",
+               cache: ModelCache | None = None):
+    """The single run of model ``name``: for a 01-loss model with ``n_votes > 1``, vote 0
+    of the cached ``n_votes`` ensemble (the same model a one-vote fit trains, so the
+    ensemble and its single run are trained once); otherwise a one-vote fit."""
+    if name in ("SCD01", "MLP01") and n_votes > 1:
+        return fit_model(name, settings, seed, n_votes, data_key, X, y, device=device, cache=cache).take_votes([0])
+    return fit_model(name, settings, seed, 1, data_key, X, y, device=device, cache=cache)
+
+
 def fit_models(names, settings, seed, n_votes, data_key: dict, X, y=None, *, device="auto",
                cache: ModelCache | None = None, single: bool = True):
-    """``{name: model}`` for each name: the single run (``single=True``) or the
-    ``n_votes`` ensemble. A 01-loss single run is vote 0 of the cached ensemble
-    when ``n_votes > 1`` (the same model; see the module docstring)."""
+    """``{name: model}`` for each name: the single run (``single=True``, see
+    :func:`fit_single`) or the ``n_votes`` ensemble."""
     cache = cache or ModelCache()
-    out = {}
-    for name in names:
-        if single and name in ("SCD01", "MLP01") and n_votes > 1:
-            out[name] = fit_model(name, settings, seed, n_votes, data_key, X, y, device=device,
-                                  cache=cache).take_votes([0])
-        else:
-            out[name] = fit_model(name, settings, seed, 1 if single else n_votes, data_key, X, y,
-                                  device=device, cache=cache)
-    return out
+    fit = fit_single if single else fit_model
+    return {name: fit(name, settings, seed, n_votes, data_key, X, y, device=device, cache=cache) for name in names}
 
 
 def _accuracy_pct(model, x, y) -> float:
@@ -94,9 +96,8 @@ def clean_accuracy(data, data_key: dict, settings, n_votes: int, seeds, *, names
         for name in names:
             votes = fit_model(name, settings, seed, n_votes, data_key, data.x_train, data.y_train,
                               device=device, cache=cache)
-            single = (votes.take_votes([0]) if name in ("SCD01", "MLP01") else
-                      fit_model(name, settings, seed, 1, data_key, data.x_train, data.y_train,
-                                device=device, cache=cache))
+            single = fit_single(name, settings, seed, n_votes, data_key, data.x_train, data.y_train,
+                                device=device, cache=cache)
             for kind, model in (("single", single), ("votes", votes)):
                 rows.append({"seed": int(seed), "model": name, "kind": kind,
                              "accuracy": _accuracy_pct(model, data.x_test, data.y_test)})

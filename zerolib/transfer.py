@@ -32,13 +32,12 @@ def paper_attack(model, eps: float, seed: int = 0):
     from .models.convex import LinearSVMClassifier, MLPClassifier
     from .scd import MLP01Classifier, SCD01Classifier
 
+    weight_attack = isinstance(model, (LinearSVMClassifier, SCD01Classifier, MLP01Classifier))
+    if weight_attack and len(model.classes_) != 2:
+        raise ValueError("paper A's white-box attacks are for binary models (classes 0 vs 1)")
     if isinstance(model, (LinearSVMClassifier, SCD01Classifier)):
-        if len(model.classes_) != 2:
-            raise ValueError("paper A's white-box attacks are for binary models (classes 0 vs 1)")
         return SignAttack(model.coef_, eps)
     if isinstance(model, MLP01Classifier):
-        if len(model.classes_) != 2:
-            raise ValueError("paper A's white-box attacks are for binary models (classes 0 vs 1)")
         return MLP01HiddenNodeAttack.from_estimator(model, eps, seed)
     if isinstance(model, MLPClassifier):
         return FGSM(model.as_module(), eps)

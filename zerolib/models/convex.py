@@ -129,8 +129,7 @@ class LinearSVMClassifier(VoteClassifier):
         return torch.where(y[None] == pos[:, None], 1.0, -1.0).double()
 
     def _solve(self, X, Y, R, C):
-        W, c, n_iter, converged = fit_squared_hinge(X, Y, R, C, tol=float(self.tol), max_iter=int(self.max_iter))
-        return W, c, n_iter, converged
+        return fit_squared_hinge(X, Y, R, C, tol=float(self.tol), max_iter=int(self.max_iter))
 
     def _choose_C(self, X, y_idx, rng, device):
         """Cross-validated C on (a stratified subsample of) the training rows only."""
