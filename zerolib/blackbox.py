@@ -30,7 +30,7 @@ as an uninterrupted run (every round's randomness is derived from (seed, round))
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,8 @@ from .attacks import FGSM, SignAttack
 from .models.interface import predict
 from .results import atomic_write, write_json
 
-__all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "seed_and_attack_split"]
+__all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "seed_and_attack_split",
+           "attack_targets", "CURVE_COLUMNS"]
 
 RECORD_COLUMNS = ["round", "n_train", "queries", "target_accuracy", "substitute_accuracy", "match_clean",
                   "match_adv"]
@@ -208,3 +209,53 @@ def substitute_attack(target, substitute, x_seed, x_attack, y_attack, *, n_class
         if state_dir is not None:
             _save_state(state_dir, rnd, x, labels, queries, records)
     return pd.DataFrame(records, columns=RECORD_COLUMNS)
+
+
+# ----------------------------------------------------------------- many targets
+CURVE_COLUMNS = ["target", "seed"] + RECORD_COLUMNS
+PERCENT_COLUMNS = ["target_accuracy", "substitute_accuracy", "match_clean", "match_adv"]
+
+
+def substitute_key(substitute) -> dict:
+    """What determines a substitute's fits (its settings, not where it runs)."""
+    return {"kind": type(substitute).__name__, **{k: v for k, v in asdict(substitute).items() if k != "device"}}
+
+
+def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed: int, n_seed_points: int = 200,
+                   n_attack: int | None = None, rounds: int = 20, eps: float = 0.3, lam: float = 0.1,
+                   cap: int = 6400, keys=None, data_key: dict | None = None, cache=None,
+                   progress: bool = True) -> pd.DataFrame:
+    """:func:`substitute_attack` against every target of ``targets`` (``{name: model}``),
+    all from the same seeded split of ``(x_test, y_test)`` (:func:`seed_and_attack_split`
+    with ``seed``): one curve per target, in long form with columns ``CURVE_COLUMNS``,
+    accuracies and match rates in %.
+
+    With ``keys`` (``{name: the target's cache key}``, e.g. from
+    :func:`zerolib.suite.model_key`) and ``data_key`` (what ``x_test`` is), each run
+    keeps its rounds in a :meth:`ModelCache.state_dir`, so a killed run resumes and
+    another notebook asking for the same run (same target, substitute, attack
+    settings and test data) reads it instead of recomputing it.
+    """
+    from .cache import ModelCache
+
+    if (keys is None) != (data_key is None):
+        raise ValueError("give both keys and data_key (to keep runs in the cache), or neither")
+    if keys is not None and set(keys) != set(targets):
+        raise ValueError(f"keys must name the same targets: {sorted(targets)} vs {sorted(keys)}")
+    cache = cache or ModelCache()
+    s_idx, a_idx = seed_and_attack_split(len(x_test), n_seed_points, seed, n_attack)
+    settings = dict(n_classes=int(n_classes), rounds=int(rounds), eps=float(eps), lam=float(lam), cap=int(cap),
+                    seed=int(seed))
+    frames = []
+    for name, target in targets.items():
+        state = None
+        if keys is not None:
+            state = cache.state_dir({"class": "SubstituteAttack", "target": keys[name], "data": data_key,
+                                     "substitute": substitute_key(substitute),
+                                     "attack": dict(settings, n_seed_points=int(n_seed_points),
+                                                    n_attack=None if n_attack is None else int(n_attack))})
+        r = substitute_attack(target, substitute, x_test[s_idx], x_test[a_idx], y_test[a_idx], state_dir=state,
+                              progress=progress, **settings)
+        r[PERCENT_COLUMNS] *= 100.0
+        frames.append(r.assign(target=name, seed=int(seed)))
+    return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]

@@ -104,15 +104,75 @@ class ModelCache:
         if callable(X):
             X, y = X()
         model = estimator.fit(X, y)
+        self._commit(key, model.save)
+        self.misses += 1
+        return model
+
+    def _commit(self, key: dict[str, Any], save: Callable[[Path], Any]) -> None:
+        """Write an entry: ``save(folder)`` into a ``.partial`` folder, then the key and
+        ``COMPLETE``, then one rename into place (a crash leaves no complete entry)."""
         folder = self.path(key)
         if folder.exists():
             shutil.rmtree(folder)
         tmp = folder.with_name(folder.name + ".partial")
         if tmp.exists():
             shutil.rmtree(tmp)
-        model.save(tmp)
+        tmp.mkdir(parents=True)
+        save(tmp)
         write_json(tmp / "key.json", key)
         (tmp / "COMPLETE").write_text("ok\n")
         os.replace(tmp, folder)
+
+    def fit_net(self, name: str, in_shape, n_classes: int, data: dict[str, Any], X, y=None, *, seed: int,
+                train_settings: dict[str, Any] | None = None, head: str = "ce", device="auto"):
+        """A torch network ``make_model(name, in_shape, n_classes, head=head, seed=seed)``
+        trained by :func:`zerolib.models.train` with ``train_settings`` on (X, y), from
+        the cache when it holds it (weights as safetensors). ``X`` may be a callable
+        returning (X, y). The network comes back in eval mode on the CPU."""
+        from safetensors.torch import load_file, save_file
+
+        from .models import make_model, train
+
+        settings = dict(train_settings or {})
+        for fixed in ("seed", "device", "progress", "checkpoint_path"):
+            if fixed in settings:
+                raise ValueError(f"train_settings must not set {fixed!r}: the cache sets it")
+        key = _jsonable({"class": f"net-{name}", "data": data,
+                         "params": {"in_shape": list(in_shape), "n_classes": int(n_classes), "head": head,
+                                    "seed": int(seed), "train": settings}})
+        net = make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
+        folder = self.path(key)
+        if (folder / "COMPLETE").is_file():
+            try:
+                if json.loads((folder / "key.json").read_text()) == key:
+                    net.load_state_dict(load_file(str(folder / "weights.safetensors")))
+                    self.hits += 1
+                    return net.eval()
+            except Exception:  # corrupt or partial: retrain rather than trust it
+                net = make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
+        if callable(X):
+            X, y = X()
+        train(net, (X, y), seed=int(seed), device=device, progress=False, **settings)
+        net = net.cpu().eval()
+        state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+        self._commit(key, lambda tmp: save_file(state, str(tmp / "weights.safetensors")))
         self.misses += 1
-        return model
+        return net
+
+    def state_dir(self, key: dict[str, Any]) -> Path:
+        """A folder for a resumable job's own state files (``key['class']`` names the
+        kind of job), created with ``key.json``; a folder holding another key is
+        emptied first. The job writes its files atomically itself."""
+        key = _jsonable(key)
+        folder = self.path(key)
+        try:
+            same = json.loads((folder / "key.json").read_text()) == key
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            write_json(folder / "key.json", key)
+        return folder
+

@@ -22,8 +22,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["Claim", "Verdict", "TABLE_I_CLAIMS", "TABLE_III_CLAIMS", "judge", "judge_all",
-           "table_i_cells", "table_iii_cells"]
+__all__ = ["Claim", "Verdict", "TABLE_I_CLAIMS", "TABLE_III_CLAIMS", "TABLE_IV_CLAIMS", "BLACKBOX_CLAIMS",
+           "FIG6_CLAIMS", "FIG7_CLAIMS", "judge", "judge_all", "table_i_cells", "table_iii_cells", "table_iv_cells",
+           "curve_cells"]
 
 HOLDS, FAILS, UNCLEAR = "holds", "does not hold", "unclear"
 
@@ -128,6 +129,120 @@ TABLE_III_CLAIMS = [
     Claim("SVM and MLP adversaries leave each other almost no accuracy: below 5 % both ways "
           "(the paper says so of CIFAR10)", "A, III-B, Table III",
           lambda c: max(c[("SVM", "MLP")], c[("MLP", "SVM")]), 5.0, -1, unit="%"),
+]
+
+
+MODELS = ("SVM", "SCD01", "MLP", "MLP01")
+
+
+# ------------------------------------------------------------------- Table IV
+def table_iv_cells(long: pd.DataFrame) -> list[dict]:
+    """Per seed: {(inputs, source, target): accuracy} from columns seed, inputs, source, target, accuracy."""
+    return [{(r.inputs, r.source, r.target): float(r.accuracy) for r in g.itertuples()}
+            for _, g in long.groupby("seed")]
+
+
+def _convex_gap(c, inputs):
+    """Table III's third claim on one input kind: convex sources' mean accuracy on the
+    01-loss targets minus their mean accuracy on each other."""
+    return (np.mean([c[(inputs, s, t)] for s in ("SVM", "MLP") for t in ("SCD01", "MLP01")])
+            - np.mean([c[(inputs, "SVM", "MLP")], c[(inputs, "MLP", "SVM")]]))
+
+
+TABLE_IV_CLAIMS = [
+    Claim("On binarized inputs SVM and MLP adversaries still transfer to each other more than to the 01-loss "
+          "models: their mean accuracy on SCD01 and MLP01 exceeds their mean accuracy on each other by more "
+          "than 10 points", "A, III-D, Table IV", lambda c: _convex_gap(c, "binarized"), 10.0, +1),
+    Claim("Binarizing makes transfer from convex to 01-loss models harder: the gap of the claim above is "
+          "larger on binarized than on original inputs (q: binarized gap minus original gap)",
+          "A, III-D, Table IV", lambda c: _convex_gap(c, "binarized") - _convex_gap(c, "original"), 0.0, +1),
+    Claim("Clean accuracy is lower on binarized inputs (q: the four models' mean clean accuracy, original "
+          "minus binarized)", "A, III-D, Table IV",
+          lambda c: np.mean([c[("original", "clean", m)] - c[("binarized", "clean", m)] for m in MODELS]),
+          0.0, +1),
+]
+
+
+# ------------------------------------------------------------------- black box
+def curve_cells(curves: pd.DataFrame, by=("setting", "substitute", "target")) -> list[dict]:
+    """Per seed: {(*by values, round, metric): value} from black-box curves in long
+    form (columns seed, *by, round and the metrics); each curve's final round is
+    also keyed by round ``"last"``."""
+    metrics = ["target_accuracy", "substitute_accuracy", "match_clean", "match_adv"]
+    out = []
+    for _, g in curves.groupby("seed"):
+        cells = {}
+        for key, curve in g.groupby(list(by)):
+            key = key if isinstance(key, tuple) else (key,)
+            last = int(curve["round"].max())
+            for r in curve.itertuples():
+                for m in metrics:
+                    cells[key + (int(r.round), m)] = float(getattr(r, m))
+                    if int(r.round) == last:
+                        cells[key + ("last", m)] = float(getattr(r, m))
+        out.append(cells)
+    return out
+
+
+def _acc(c, setting, sub, target, rnd="last"):
+    return c[(setting, sub, target, rnd, "target_accuracy")]
+
+
+def _mlp01_over_mlp(c, setting):
+    diff = (setting, "MLP", "MLP01 - MLP", "last", "target_accuracy")
+    return c[diff] if diff in c else _acc(c, setting, "MLP", "MLP01") - _acc(c, setting, "MLP", "MLP")
+
+
+BLACKBOX_CLAIMS = [
+    Claim("Binary 0 vs 1, convex substitute: after the last round MLP01 keeps at least 30 points more "
+          "accuracy on the adversaries than MLP (paper, CIFAR10 after 20 rounds: 58 vs 7)", "A, III-C, Fig. 3b",
+          lambda c: _mlp01_over_mlp(c, "binary"), 30.0, +1),
+    Claim("Multiclass, convex substitute: after the last round MLP01 keeps more than 10 points more accuracy "
+          "than MLP (paper, CIFAR10: 24 points)", "A, III-C, Fig. 3c",
+          lambda c: _mlp01_over_mlp(c, "multiclass"), 10.0, +1),
+    Claim("Multiclass: MLP01 keeps more accuracy than MLP400, the shared 400-node network, after the last "
+          "round (paper, ImageNet: 13 points)", "A, III-C",
+          lambda c: _acc(c, "multiclass", "MLP", "MLP01") - _acc(c, "multiclass", "MLP", "MLP400"), 0.0, +1),
+    Claim("SCD01 substitute: its adversaries hardly affect any single-run target, each keeps within 10 points "
+          "of its clean accuracy after the last round (q: the largest drop)", "A, III-C, Fig. 4",
+          lambda c: max(_acc(c, "binary", "SCD01", m, 0) - _acc(c, "binary", "SCD01", m) for m in MODELS),
+          10.0, -1),
+    Claim("SCD01 substitute: it matches its target's labels on clean points far better than on its own "
+          "adversaries, by more than 10 points after the last round (q: the mean over targets)",
+          "A, III-C, Fig. 5", lambda c: np.mean([c[("binary", "SCD01", m, "last", "match_clean")]
+                                                 - c[("binary", "SCD01", m, "last", "match_adv")] for m in MODELS]),
+          10.0, +1),
+]
+
+FIG6_CLAIMS = [
+    Claim("Binarized inputs raise every model's black-box accuracy: after the last round each of the four "
+          "models is more accurate on the adversaries when trained and attacked on binarized inputs "
+          "(q: the smallest gain)", "A, III-D, Fig. 6",
+          lambda c: min(_acc(c, "binarized", "MLP", m) - _acc(c, "original", "MLP", m) for m in MODELS),
+          0.0, +1),
+]
+
+
+def _rounds_from(c, start):
+    rounds = sorted(k[3] for k in c if isinstance(k[3], int) and k[2] == "MLP01" and k[4] == "target_accuracy")
+    return [r for r in rounds if r >= min(start, rounds[-1])]
+
+
+FIG7_CLAIMS = [
+    Claim("MLP01 is on par with SimpleNet80 from round 10 on: its accuracy on the CNN substitute's adversaries, "
+          "averaged over rounds 10 to the last, is at most 5 points below SimpleNet80's", "A, III-E, Fig. 7",
+          lambda c: np.mean([_acc(c, "pair", "CNN", "MLP01", r) - _acc(c, "pair", "CNN", "SimpleNet80", r)
+                             for r in _rounds_from(c, 10)]), -5.0, +1),
+    Claim("MLP is much less robust than MLP01: after the last round MLP01 keeps at least 10 points more",
+          "A, III-E, Fig. 7",
+          lambda c: _acc(c, "pair", "CNN", "MLP01") - _acc(c, "pair", "CNN", "MLP"), 10.0, +1),
+    Claim("MLP01's clean accuracy is below every convex model's (q: MLP01 minus the lowest of the others)",
+          "A, III-E, Fig. 7", lambda c: _acc(c, "pair", "CNN", "MLP01", 0)
+          - min(_acc(c, "pair", "CNN", m, 0) for m in ("MLP", "LeNet", "SimpleNet80")), 0.0, -1),
+    Claim("MLP01's clean accuracy is comparable to the convex models': at most 10 points below the best of "
+          "them (q: the best minus MLP01)",
+          "A, III-E, Fig. 7", lambda c: max(_acc(c, "pair", "CNN", m, 0) for m in ("MLP", "LeNet", "SimpleNet80"))
+          - _acc(c, "pair", "CNN", "MLP01", 0), 10.0, -1),
 ]
 
 

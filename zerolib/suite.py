@@ -20,16 +20,19 @@ from typing import Any, Mapping
 
 from .cache import ModelCache
 
-__all__ = ["MODEL_NAMES", "make_estimator", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
+__all__ = ["MODEL_NAMES", "TARGET_NAMES", "make_estimator", "model_key", "single_key", "pair_accuracies", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
 
 MODEL_NAMES = ("SVM", "SCD01", "MLP", "MLP01")
+TARGET_NAMES = MODEL_NAMES + ("MLP400",)
+"""The black-box targets: the four models and MLP400 (one shared 400-node layer, softmax)."""
 
 
 def _classes():
-    from .models.convex import LinearSVMClassifier, MLPClassifier
+    from .models.convex import LinearSVMClassifier, MLP400Classifier, MLPClassifier
     from .scd import MLP01Classifier, SCD01Classifier
 
-    return {"SVM": LinearSVMClassifier, "SCD01": SCD01Classifier, "MLP": MLPClassifier, "MLP01": MLP01Classifier}
+    return {"SVM": LinearSVMClassifier, "SCD01": SCD01Classifier, "MLP": MLPClassifier, "MLP01": MLP01Classifier,
+            "MLP400": MLP400Classifier}
 
 
 def make_estimator(name: str, settings: Mapping[str, Mapping[str, Any]] | None, seed: int, n_votes: int,
@@ -46,6 +49,22 @@ def make_estimator(name: str, settings: Mapping[str, Mapping[str, Any]] | None, 
         return classes[name](**own, n_votes=int(n_votes), random_state=int(seed), device=device)
     except TypeError as err:
         raise ValueError(f"settings for {name}: {err}") from err
+
+
+def model_key(name, settings, seed, n_votes, data_key: dict, device="auto") -> dict:
+    """The cache key of model ``name`` fitted by :func:`fit_model` with these arguments
+    (what a result computed from the model is keyed by, e.g. a black-box run)."""
+    from .cache import cache_key
+
+    return cache_key(make_estimator(name, settings, seed, n_votes, device), data_key)
+
+
+def single_key(name, settings, seed, n_votes, data_key: dict, device="auto") -> dict:
+    """The key of what :func:`fit_single` returns (for a 01-loss model vote 0 of the
+    ``n_votes`` ensemble, else a one-vote fit)."""
+    if name in ("SCD01", "MLP01") and n_votes > 1:
+        return dict(model_key(name, settings, seed, n_votes, data_key, device), votes=[0])
+    return model_key(name, settings, seed, 1, data_key, device)
 
 
 def fit_model(name, settings, seed, n_votes, data_key: dict, X, y=None, *, device="auto",
@@ -124,3 +143,50 @@ def one_vs_all_timing(data, data_key: dict, settings, seeds, *, positive: int = 
             rows.append({"seed": int(seed), "model": name, "seconds": float(model.fit_time_),
                          "device": str(resolve_device(device))})
     return pd.DataFrame(rows, columns=["seed", "model", "seconds", "device"])
+
+
+def pair_accuracies(data, name, settings, seed, *, pairs=None, n_per_class: int | None = None,
+                    validation_fraction: float = 0.25, data_key: dict | None = None, device="auto",
+                    cache: ModelCache | None = None, progress: bool = True):
+    """Model ``name`` (one run) on every class pair of ``data`` (or ``pairs``): fitted on
+    a seeded stratified part of the pair's training rows (at most ``n_per_class`` per
+    class), scored on the held-out rest (``validation_accuracy``, what a pair is chosen
+    by, so the choice never sees test data) and on the test rows (``test_accuracy``,
+    reported only). Columns: a, b, n_fit, validation_accuracy, test_accuracy (%)."""
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+    import torch
+    from sklearn.model_selection import train_test_split
+    from tqdm.auto import tqdm
+
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    cache = cache or ModelCache()
+    k = int(data.y_train.max()) + 1
+    pairs = [tuple(p) for p in (pairs if pairs is not None else itertools.combinations(range(k), 2))]
+    rows = []
+    for a, b in tqdm(pairs, desc=f"{name} on class pairs", disable=not progress):
+        if not (0 <= a < k and 0 <= b < k and a != b):
+            raise ValueError(f"class pair {(a, b)} is not two different classes of 0..{k - 1}")
+        rng = np.random.default_rng([int(seed), int(a), int(b)])
+        idx = []
+        for c in (a, b):
+            rows_c = np.flatnonzero(data.y_train.numpy() == c)
+            if n_per_class is not None and len(rows_c) > n_per_class:
+                rows_c = np.sort(rng.choice(rows_c, n_per_class, replace=False))
+            idx.append(rows_c)
+        idx = np.concatenate(idx)
+        y = (data.y_train[idx] == b).long()
+        fit_idx, val_idx = train_test_split(np.arange(len(idx)), test_size=validation_fraction,
+                                            stratify=y.numpy(), random_state=int(seed))
+        key = dict(data_key or {}, pair=[int(a), int(b)], n_per_class=n_per_class,
+                   validation_fraction=validation_fraction, split_seed=int(seed))
+        x_pair = data.x_train[idx]
+        model = fit_single(name, settings, seed, 1, key, x_pair[fit_idx], y[fit_idx], device=device, cache=cache)
+        test = (data.y_test == a) | (data.y_test == b)
+        rows.append({"a": int(a), "b": int(b), "n_fit": len(fit_idx),
+                     "validation_accuracy": _accuracy_pct(model, x_pair[val_idx], y[val_idx]),
+                     "test_accuracy": _accuracy_pct(model, data.x_test[test], (data.y_test[test] == b).long())})
+    return pd.DataFrame(rows, columns=["a", "b", "n_fit", "validation_accuracy", "test_accuracy"])
