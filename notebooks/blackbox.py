@@ -177,7 +177,9 @@ display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 # ordering of the curves should follow Table III's columns on the same data. The SCD01
 # substitute agrees with its targets on clean points but its sign(w) direction is one of
 # many 01-loss solutions, not the target's gradient, which is why its adversaries do
-# little. Our runs differ from the paper's in scale (votes, training rows, the set's cap
+# little. (The paper also attacks an SCD01 target trained with the substitute's own
+# seed; here the substitute's seeds come from (seed, round) and never equal a target's,
+# so that case is not run.) Our runs differ from the paper's in scale (votes, training rows, the set's cap
 # and the SCD iterations on the `-cpu` profiles, each stated in the profile), which lowers
 # the 01-loss models' clean accuracy and makes the substitute see fewer points.
 

@@ -95,9 +95,18 @@ def test_a_killed_run_resumes_bitwise(setup, tmp_path, monkeypatch):
     monkeypatch.setattr(bb.NetSubstitute, "fit", dies_in_round_3)
     with pytest.raises(KeyboardInterrupt):
         run(setup, 3, rounds=4, state_dir=tmp_path)
-    monkeypatch.setattr(bb.NetSubstitute, "fit", original)
+    fits = {"n": 0}
+
+    def counting(self, *args, **kw):
+        fits["n"] += 1
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(bb.NetSubstitute, "fit", counting)
     resumed = run(setup, 3, rounds=4, state_dir=tmp_path)
+    assert fits["n"] == 2  # rounds 3 and 4 only: rounds 1 and 2 were read back
     pd.testing.assert_frame_equal(resumed, whole)
+    # one round's set is kept, the last, which is all a resume needs
+    assert [p.name for p in tmp_path.glob("round-*.safetensors")] == ["round-004.safetensors"]
 
 
 def test_scd01_substitute_is_binary_only_and_bad_schedules_raise(setup):

@@ -151,6 +151,8 @@ def _save_state(state_dir: Path, rnd: int, x, labels, queries: int, records: lis
     tensors = {"x": x.contiguous(), "labels": labels.contiguous()}
     atomic_write(state_dir / f"round-{rnd:03d}.safetensors", lambda tmp: save_file(tensors, tmp))
     write_json(state_dir / "records.json", {"round": rnd, "queries": queries, "records": records})
+    # records.json now names this round's file: the previous one is no longer needed
+    (state_dir / f"round-{rnd - 1:03d}.safetensors").unlink(missing_ok=True)
 
 
 def _load_state(state_dir: Path):
@@ -217,8 +219,13 @@ PERCENT_COLUMNS = ["target_accuracy", "substitute_accuracy", "match_clean", "mat
 
 
 def substitute_key(substitute) -> dict:
-    """What determines a substitute's fits (its settings, not where it runs)."""
-    return {"kind": type(substitute).__name__, **{k: v for k, v in asdict(substitute).items() if k != "device"}}
+    """What determines a substitute's fits: its settings and the device it trains on
+    (resolved: "auto" is where it runs), since CPU and CUDA fits differ in the last bits
+    and a run resumed on another device would not be the same run."""
+    from .torchutil import resolve_device
+
+    key = {k: v for k, v in asdict(substitute).items() if k != "device"}
+    return {"kind": type(substitute).__name__, **key, "device": str(resolve_device(substitute.device))}
 
 
 def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed: int, n_seed_points: int = 200,

@@ -3,7 +3,8 @@
     python -m zerolib.study report [--output-root outputs]
 
 For each profile folder under the output root with finished notebooks it writes
-the run records (commit, date, device, duration), paper A's Tables I-III as
+the run records (commit, date, device, duration), paper A's Tables I-IV and the
+black-box end points of Figs. 3-7 as
 ``ours (mean ± sd over seeds) | paper | difference``, and the paper's claims with
 verdicts *recomputed here* by :mod:`zerolib.claims` from the per-seed tables the
 notebooks saved -- nothing in the report is typed by hand. A summary at the top
@@ -18,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
-from .claims import TABLE_I_CLAIMS, TABLE_III_CLAIMS, judge_all, table_i_cells, table_iii_cells
+from .claims import (BLACKBOX_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, TABLE_IV_CLAIMS,
+                     curve_cells, judge_all, table_i_cells, table_iii_cells, table_iv_cells)
 from .results import atomic_write
 from .spread import fmt, over_seeds
 
@@ -123,11 +125,9 @@ def _table_i(d: Path, dataset: str, verdict_rows: list) -> list[str]:
     return out
 
 
-def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
-    per_seed = d / "table3_per_seed.csv"
-    if not per_seed.is_file():
-        return []
-    long = pd.read_csv(per_seed)
+def _transfer_cells(long: pd.DataFrame, paper_of) -> pd.DataFrame:
+    """A transfer table (rows clean and the sources, columns the targets): each cell
+    ours as mean ± sd over seeds, with ``paper_of(source, target)`` and the difference."""
     s = over_seeds(long, ["source", "target"]).set_index(["source", "target"])
     sources = ["clean"] + MODELS
     cells = []
@@ -135,13 +135,21 @@ def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
         row = []
         for t in MODELS:
             ours = s.loc[(src, t)] if (src, t) in s.index else None
-            p = paper.paper_value(paper.TABLE_III, dataset, src, t)
+            p = paper_of(src, t)
             text = fmt(ours["mean"], ours["std"]) if ours is not None else ""
             if p is not None and ours is not None:
                 text += f" ({_num(p)}; {_num(ours['mean'] - p, signed=True)})"
             row.append(text)
         cells.append(row)
-    df = pd.DataFrame(cells, index=pd.Index(sources, name="source \\ target"), columns=MODELS)
+    return pd.DataFrame(cells, index=pd.Index(sources, name="source \\ target"), columns=MODELS)
+
+
+def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
+    per_seed = d / "table3_per_seed.csv"
+    if not per_seed.is_file():
+        return []
+    long = pd.read_csv(per_seed)
+    df = _transfer_cells(long, lambda src, t: paper.paper_value(paper.TABLE_III, dataset, src, t))
     verdicts = judge_all(TABLE_III_CLAIMS, table_iii_cells(long), paper.table_iii_cells(dataset))
     verdict_rows.append(verdicts)
     peps = paper.TABLE_III_EPS.get(dataset)
@@ -154,6 +162,100 @@ def _table_iii(d: Path, dataset: str, eps, verdict_rows: list) -> list[str]:
             "![Table III](" + _link(d, "table3_heatmap.png") + ") ![eps sweep](" +
             _link(d, "eps_sweep.png") + ")", "",
             "Claims (verdicts computed from the per-seed table):", "", _verdict_table(verdicts), ""]
+
+
+def _end_points(curves: pd.DataFrame, by: list[str], cells: dict | None) -> pd.DataFrame:
+    """Each curve's clean accuracy (round 0) and its last round, ours (mean ± sd) and
+    the paper's where it states them (``cells`` as ``zerolib.paper.BLACKBOX``)."""
+    last = int(curves["round"].max())
+    s = over_seeds(curves, by + ["round"], value="target_accuracy")
+    rows = []
+    for key, g in s.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.set_index("round")
+        row = {"curve": " / ".join(map(str, key))}
+        for rnd, label in ((0, "clean"), (last, f"round {last}")):
+            row[f"{label}: ours"] = fmt(g.loc[rnd, "mean"], g.loc[rnd, "std"]) if rnd in g.index else ""
+            p = (cells or {}).get(key + (0 if rnd == 0 else "last", "target_accuracy"))
+            row[f"{label}: paper"] = _num(p)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("curve")
+
+
+def _figures(d: Path, names) -> str:
+    return " ".join(f"![{n}]({_link(d, n)})" for n in names if (d / n).is_file())
+
+
+def _blackbox(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    per_seed = d / "curves_per_seed.csv"
+    if not per_seed.is_file():
+        return []
+    curves = pd.read_csv(per_seed)
+    verdicts = judge_all(BLACKBOX_CLAIMS, curve_cells(curves), paper.blackbox_cells(dataset))
+    verdict_rows.append(verdicts)
+    df = _end_points(curves, ["setting", "substitute", "target"], paper.blackbox_cells(dataset))
+    df.index.name = "task / substitute / target"
+    return [f"#### Figs. 3-5: substitute-model black box, accuracy (%) on the adversaries, mean ± sd over "
+            f"{curves.seed.nunique()} seeds", "",
+            "Substitute MLP: the convex 2 x 200 network against targets with votes (Fig. 3); substitute SCD01: "
+            "against single runs (Fig. 4). The paper states only CIFAR10's end points in words.", "",
+            _md_table(df), "", _figures(d, ["fig3.png", "fig4_fig5.png"]), "",
+            "Claims (verdicts computed from the per-seed curves):", "", _verdict_table(verdicts), ""]
+
+
+def _discretization(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    per_seed, curves_file = d / "table4_per_seed.csv", d / "fig6_curves_per_seed.csv"
+    if not per_seed.is_file() or not curves_file.is_file():
+        return []
+    long, curves = pd.read_csv(per_seed), pd.read_csv(curves_file)
+    verdicts = pd.concat([judge_all(TABLE_IV_CLAIMS, table_iv_cells(long), paper.table_iv_cells(dataset)),
+                          judge_all(FIG6_CLAIMS, curve_cells(curves))], ignore_index=True)
+    verdict_rows.append(verdicts)
+    out = [f"#### Table IV: white-box transfer (%) on original and binarized (p = inf) inputs, classes 0 vs 1, "
+           f"mean ± sd over {long.seed.nunique()} seeds (paper; ours minus paper)", ""]
+    for kind in ("original", "binarized"):
+        df = _transfer_cells(long[long.inputs == kind],
+                             lambda src, t, k=kind: paper.paper_value(paper.TABLE_IV, dataset, k, src, t))
+        df.index.name = f"{kind}: source \\ target"
+        out += [_md_table(df), ""]
+    ends = _end_points(curves, ["setting", "target"], None)
+    ends.index.name = "inputs / target"
+    out += [_figures(d, ["table4_heatmap.png", "p_sweep.png"]), "",
+            "#### Fig. 6: convex-substitute black box on original vs binarized inputs (%)", "", _md_table(ends), "",
+            _figures(d, ["fig6.png"]), "", "Claims (verdicts computed from the per-seed tables):", "",
+            _verdict_table(verdicts), ""]
+    return out
+
+
+def _cnn_comparison(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    pairs_file, curves_file = d / "pairs.csv", d / "fig7_curves_per_seed.csv"
+    if not pairs_file.is_file() or not curves_file.is_file():
+        return []
+    pairs, curves = pd.read_csv(pairs_file), pd.read_csv(curves_file)
+    verdicts = judge_all(FIG7_CLAIMS, curve_cells(curves))
+    verdict_rows.append(verdicts)
+    top = pd.DataFrame({"MLP01 validation (%)": [fmt(m, s) for m, s in zip(pairs.validation_accuracy_mean,
+                                                                         pairs.validation_accuracy_std)],
+                        "MLP01 test (%)": [fmt(m, s) for m, s in zip(pairs.test_accuracy_mean,
+                                                                   pairs.test_accuracy_std)]},
+                       index=pd.Index([f"{a} vs {b}" for a, b in zip(pairs.a, pairs.b)], name="pair"))
+    paper_pair = paper.FIG7_PAIR.get(dataset)
+    rank = ""
+    if paper_pair is not None:
+        hit = [i for i, (a, b) in enumerate(zip(pairs.a, pairs.b)) if (a, b) == tuple(paper_pair)]
+        rank = (f" The paper's pair, {paper_pair[0]} vs {paper_pair[1]}, ranks {hit[0] + 1} of {len(pairs)} here."
+                if hit else f" The paper's pair {paper_pair[0]} vs {paper_pair[1]} was not searched.")
+    ends = _end_points(curves, ["target"], None)
+    ends.index.name = "target"
+    return [f"#### Fig. 7: the class pair where MLP01 is most accurate, and the CNN substitute", "",
+            f"Pairs ranked by MLP01's accuracy on held-out training rows (the choice never sees test data), "
+            f"{len(pairs)} pairs searched; the top 5:{rank}", "", _md_table(top.head(5)), "",
+            "Accuracy (%) on the CNN substitute's adversaries:", "", _md_table(ends), "",
+            _figures(d, ["pairs_heatmap.png", "fig7.png"]), "",
+            "Claims (verdicts computed from the per-seed curves):", "", _verdict_table(verdicts), ""]
+
+
+SECTIONS = [("blackbox", _blackbox), ("discretization", _discretization), ("cnn_comparison", _cnn_comparison)]
 
 
 def profile_sections(profile_dir: Path) -> tuple[list[str], list[pd.DataFrame]]:
@@ -170,6 +272,9 @@ def profile_sections(profile_dir: Path) -> tuple[list[str], list[pd.DataFrame]]:
     if records.get("whitebox_transfer", {}).get("status") == "ok":
         eps = params["whitebox_transfer"].get("eps")
         lines += _table_iii(profile_dir / "whitebox_transfer", dataset, eps, verdicts)
+    for name, section in SECTIONS:
+        if records.get(name, {}).get("status") == "ok":
+            lines += section(profile_dir / name, dataset, verdicts)
     failed = [n for n, r in records.items() if r.get("status") != "ok"]
     if failed:
         lines += [f"Failed notebooks: {', '.join(failed)} (see their run.json).", ""]
