@@ -1,0 +1,97 @@
+"""Paper B's attack grids: the settings of study.md, thinning, seeded targets, and each
+cell of a grid run equal to running its attack by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zerolib.attacks import FGSM, PGD, CWL2
+from zerolib.grid import TARGETED, UNTARGETED, attack_grid, random_targets, thin
+from zerolib.losses import Codebook, CrossEntropy
+from zerolib.models import make_model, predict, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_grids_are_study_md_settings():
+    u = {g.name: g for g in UNTARGETED}
+    assert u["FGSM"].values == u["BIM"].values == u["MIM"].values == (0.01, 0.05, 0.1, 0.2)
+    assert u["PGD"].values == (0.02, 0.04, 0.08, 0.1) and u["PGD"].fixed == {"alpha": 0.01, "steps": 40,
+                                                                             "random_start": True}
+    assert u["BIM"].fixed == {"alpha": 0.05, "steps": 10} and u["MIM"].fixed == {"alpha": 0.06, "steps": 10}
+    assert u["CW-L2"].values == (0.01, 0.1, 1.0, 10.0) and u["CW-L2"].fixed == {"binary_search_steps": 5,
+                                                                                "steps": 1000}
+    assert u["DeepFool"].values == (10, 20, 30, 40) and u["DeepFool"].fixed == {"candidates": 10, "overshoot": 0.02}
+    t = {g.name: g for g in TARGETED}
+    assert set(t) == {"L-BFGS", "FGSM", "BIM", "MIM", "PGD", "CW-L2"}
+    assert t["FGSM"].values == (0.1, 0.2, 0.3, 0.4) and t["PGD"].values == (0.04, 0.06, 0.08, 0.1)
+
+
+def test_thin_caps_iterations_and_keeps_every_attack_and_value():
+    thinned = thin(UNTARGETED + TARGETED, 20)
+    assert [(g.name, g.values) for g in thinned] == [(g.name, g.values) for g in UNTARGETED + TARGETED]
+    for g, o in zip(thinned, UNTARGETED + TARGETED):
+        if "steps" in o.fixed:
+            assert g.fixed["steps"] == min(o.fixed["steps"], 20)
+    assert {g.name: g for g in thinned}["DeepFool"].values == (10, 20, 30, 40)
+    with pytest.raises(ValueError, match="max_steps"):
+        thin(UNTARGETED, 0)
+
+
+def test_random_targets_never_hit_the_label_and_are_seeded():
+    y = torch.arange(1000) % 10
+    t = random_targets(y, 10, 3)
+    assert not bool((t == y).any()) and t.min() >= 0 and t.max() <= 9
+    assert torch.equal(t, random_targets(y, 10, 3)) and not torch.equal(t, random_targets(y, 10, 4))
+    assert len(set(t[y == 0].tolist())) == 9  # every other class is drawn
+
+
+@pytest.fixture(scope="module")
+def net(one_thread):
+    from zerolib import load_dataset
+
+    d = load_dataset("digits")
+    model = make_model("substitute_mlp", (1, 8, 8), 10, seed=0)
+    train(model, (d.x_train, d.y_train), epochs=5, optimizer="adam", lr=1e-3, seed=0, progress=False)
+    return model.eval(), d.x_test[:64], d.y_test[:64]
+
+
+def test_each_cell_is_its_attack_run_by_hand(net):
+    model, x, y = net
+    grid = thin([g for g in UNTARGETED if g.name in ("FGSM", "PGD")], 5)
+    table = attack_grid(model, x, y, grid, loss=CrossEntropy(), seed=7, progress=False)
+    assert len(table) == 8
+    for r in table.itertuples():
+        atk = FGSM(model, r.value) if r.attack == "FGSM" else PGD(model, r.value, alpha=0.01, steps=5, seed=7)
+        adv = atk(x, y)
+        acc = 100 * float((predict(model, adv) == y).float().mean())
+        assert r.accuracy == pytest.approx(acc) and r.success == pytest.approx(100 - acc)
+        assert r.linf <= r.value + 1e-6
+    fgsm = table[table.attack == "FGSM"].accuracy.tolist()
+    assert fgsm[0] >= fgsm[-1]  # eps 0.01 vs 0.2 on a trained net
+
+
+def test_targeted_grid_scores_success_and_checks_targets(net):
+    model, x, y = net
+    t = random_targets(y, 10, 0)
+    grid = thin([g for g in TARGETED if g.name == "BIM"], 10)
+    table = attack_grid(model, x, y, grid, loss=CrossEntropy(), targeted=True, targets=t, progress=False)
+    for r in table.itertuples():
+        adv = grid[0].build(model, r.value, loss=CrossEntropy(), targeted=True)(x, t)
+        assert r.success == pytest.approx(100 * float((predict(model, adv) == t).float().mean()))
+    with pytest.raises(ValueError, match="needs targets"):
+        attack_grid(model, x, y, grid, loss=CrossEntropy(), targeted=True)
+    with pytest.raises(ValueError, match="equals its row's label"):
+        attack_grid(model, x, y, grid, loss=CrossEntropy(), targeted=True, targets=y)
+
+
+def test_a_codebook_adds_the_codebook_aware_cw_rows():
+    from zerolib import load_dataset
+
+    d = load_dataset("digits")
+    cb = Codebook.from_seed(10, 16, 0)
+    model = make_model("substitute_mlp", (1, 8, 8), 10, head="codebook", codebook=cb, seed=0).eval()
+    grid = thin([g for g in UNTARGETED if g.attack is CWL2], 3)
+    table = attack_grid(model, d.x_test[:16], d.y_test[:16], grid, loss=model.loss, codebook=cb, progress=False)
+    assert table.attack.tolist() == ["CW-L2"] * 4 + ["codebook CW-L2"] * 4

@@ -1,0 +1,152 @@
+"""Lipschitz bounds: exact circular-convolution spectra against an explicit matrix's SVD,
+and every bound against the operator it bounds (power iteration, observed ratios)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zerolib.lipschitz import conv2d_bound, conv2d_singular_values, layer_bounds, operator_norm_estimate
+from zerolib.models import make_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def circular_matrix(weight: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """The (c_out n m) x (c_in n m) matrix of PyTorch's stride-1 convolution with
+    wrap-around on an n x m grid, column by column from basis images."""
+    c_out, c_in, kh, kw = weight.shape
+    basis = torch.eye(c_in * n * m, dtype=torch.float64).reshape(-1, c_in, n, m)
+    out = F.conv2d(F.pad(basis, (0, kw - 1, 0, kh - 1), mode="circular"), weight.double())
+    return out.reshape(c_in * n * m, -1).T
+
+
+@pytest.mark.parametrize("c_out,c_in,kh,kw,n,m", [
+    (1, 1, 1, 3, 1, 7),    # 1-D: a row of pixels
+    (1, 1, 3, 3, 5, 5),    # 2-D, one channel
+    (3, 3, 3, 3, 4, 6),    # several channels, a rectangular grid
+    (4, 2, 2, 3, 5, 4),    # rectangular kernel, c_out > c_in
+    (2, 5, 3, 1, 4, 4),    # c_out < c_in
+])
+def test_fft_singular_values_equal_the_svd_of_the_wraparound_matrix(c_out, c_in, kh, kw, n, m):
+    w = torch.randn(c_out, c_in, kh, kw, generator=torch.Generator().manual_seed(c_out * 10 + kh))
+    ours = conv2d_singular_values(w, (n, m))
+    exact = torch.linalg.svdvals(circular_matrix(w, n, m))[: len(ours)]
+    assert len(ours) == n * m * min(c_out, c_in)
+    torch.testing.assert_close(ours, exact, rtol=1e-9, atol=1e-9)
+
+
+def test_a_kernel_larger_than_the_grid_is_refused():
+    with pytest.raises(ValueError, match="does not fit"):
+        conv2d_singular_values(torch.ones(1, 1, 5, 5), (3, 3))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(padding=1), dict(padding=1, stride=2), dict(padding=0), dict(padding=2, dilation=2),
+    dict(padding=1, groups=2),
+])
+def test_zero_padded_and_strided_convolutions_stay_below_the_bound(kw):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 6, 3, **kw)
+    bound = conv2d_bound(conv, (9, 9))
+    est = operator_norm_estimate(lambda x: F.conv2d(x, conv.weight.double(), None, conv.stride, conv.padding,
+                                                    conv.dilation, conv.groups), (1, 4, 9, 9), n_iter=200)
+    assert est <= bound * (1 + 1e-9)
+    # and the bound is not vacuous: zero padding loses little against the circular operator
+    assert est >= 0.5 * bound
+
+
+def test_linear_layers_against_matrix_norm_and_power_iteration():
+    torch.manual_seed(1)
+    lin = nn.Linear(30, 12)
+    rows = layer_bounds(nn.Sequential(lin), (30,), n_iter=300)
+    exact = float(torch.linalg.matrix_norm(lin.weight.detach().double(), ord=2))
+    assert rows.bound[0] == pytest.approx(exact, rel=1e-12)
+    assert rows.estimate[0] == pytest.approx(exact, rel=1e-6)
+
+
+def test_pooling_and_batchnorm_constants_are_exact_where_they_claim_to_be():
+    bn = nn.BatchNorm2d(3).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([0.5, -2.0, 1.0]))
+        bn.running_var.copy_(torch.tensor([1.0, 3.0, 0.25]))
+    net = nn.Sequential(bn, nn.AvgPool2d(2), nn.MaxPool2d(3, stride=1), nn.AdaptiveAvgPool2d(1))
+    rows = layer_bounds(net, (3, 8, 8)).set_index("kind")
+    assert rows.loc["batchnorm", "bound"] == pytest.approx(max(0.5, 2 / math.sqrt(3 + 1e-5), 1 / math.sqrt(0.25 + 1e-5)))
+    avg = rows.loc["avgpool"]
+    assert avg.bound.iloc[0] == pytest.approx(0.5) and avg.estimate.iloc[0] == pytest.approx(0.5, rel=1e-6)
+    # global average of a 2 x 2 map (after 8 -> 4 -> 2): 1 / sqrt(4)
+    assert avg.bound.iloc[1] == pytest.approx(0.5) and avg.estimate.iloc[1] == pytest.approx(0.5, rel=1e-6)
+    assert rows.loc["maxpool", "bound"] == pytest.approx(3.0)  # 3x3 windows at stride 1: each pixel in 9
+
+
+def random_pair_ratio(model, shape, n=200, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand((n, *shape), generator=gen)
+    d = torch.randn((n, *shape), generator=gen) * 1e-2
+    with torch.no_grad():
+        num = (model(x + d) - model(x)).flatten(1).norm(dim=1)
+    return float((num / d.flatten(1).norm(dim=1)).max())
+
+
+@pytest.mark.parametrize("name,shape", [("lenet", (1, 12, 12)), ("substitute_cnn", (3, 8, 8)),
+                                        ("densenet_small", (3, 8, 8)), ("substitute_mlp", (1, 8, 8))])
+def test_the_whole_network_bound_is_above_every_observed_ratio(name, shape):
+    net = make_model(name, shape, 3, seed=0).eval()
+    rows = layer_bounds(net, shape)
+    total = rows.cumulative.dropna().iloc[-1]
+    assert random_pair_ratio(net, shape) <= total
+    assert (rows.estimate.dropna() <= rows.bound[rows.estimate.notna()] * (1 + 1e-6)).all()
+    if name == "densenet_small":
+        concat = rows[rows.kind == "dense concat"]
+        # depth 10, 3 blocks: (10 - 4) / 3 = 2 dense layers per block
+        assert len(concat) == 6 and not rows[rows.layer.str.contains(r"\.body\.")].in_chain.any()
+        body = rows[rows.layer.str.startswith(concat.layer.iloc[0] + ".")].bound.prod()
+        assert concat.bound.iloc[0] == pytest.approx(math.sqrt(1 + body ** 2))
+
+
+def test_a_layer_without_a_rule_is_named():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.a(x) * self.b(x)
+
+    with pytest.raises(ValueError, match="its forward is not a composition"):
+        layer_bounds(nn.Sequential(nn.Linear(4, 4), Odd()), (4,))
+    with pytest.raises(ValueError, match=r"layer 1 \(GELU\)"):
+        layer_bounds(nn.Sequential(nn.Linear(4, 4), nn.GELU()), (4,))
+    with pytest.raises(ValueError, match="training mode"):
+        bn = nn.Sequential(nn.BatchNorm1d(4))
+        from zerolib.lipschitz import _leaf_bound
+
+        _leaf_bound(bn[0].train(), "0", (1, 4))
+
+
+def test_first_layers_of_paper_a_models_against_numpy():
+    import numpy as np
+
+    from zerolib import LinearSVMClassifier, MLP01Classifier, MLPClassifier, SCD01Classifier, load_dataset
+    from zerolib.lipschitz import first_layer_bounds
+
+    d = load_dataset("digits", classes=[0, 1, 2])
+    fits = {"SCD01": SCD01Classifier(n_votes=2, n_iter=10, random_state=0, device="cpu"),
+            "MLP01": MLP01Classifier(n_votes=2, n_iter=10, random_state=0, device="cpu"),
+            "MLP": MLPClassifier(n_votes=2, epochs=2, random_state=0, device="cpu"),
+            "SVM": LinearSVMClassifier(n_votes=2, C=1.0, random_state=0, device="cpu")}
+    for name, est in fits.items():
+        est.fit(d.x_train, d.y_train)
+        rows = first_layer_bounds(est)
+        assert len(rows) == 3 * 2
+        w = {"SCD01": lambda: est.coef_[..., None], "SVM": lambda: est.coef_[..., None],
+             "MLP01": lambda: est.hidden_coef_, "MLP": lambda: est.coefs_[0]}[name]()
+        for r in rows.itertuples():
+            assert r.bound == pytest.approx(np.linalg.norm(np.asarray(w[r.problem, r.vote], dtype=float), 2))
+    with pytest.raises(ValueError, match="no fitted weights"):
+        first_layer_bounds(SCD01Classifier())
