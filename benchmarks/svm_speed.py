@@ -13,7 +13,7 @@ Printed, per C of the default grid:
   ascending grid stopped once accuracy falls), the C it chose and the seconds;
 - device, torch version, threads, machine and load average.
 
-    python benchmarks/svm_speed.py                 # ~5 min on 2 cores
+    python benchmarks/svm_speed.py                 # over 15 min on 2 cores (liblinear at C = 10)
     python benchmarks/svm_speed.py --n 3000 --repeats 1
 """
 
