@@ -84,6 +84,11 @@ class ModelCache:
         """The cached model for ``key``, or None if there is no complete, loadable entry."""
         from .votes import load
 
+        return self._read(key, load)
+
+    def _read(self, key: dict[str, Any], load: Callable[[Path], Any]):
+        """``load(folder)`` of the entry for ``key``, or None unless it is complete,
+        holds this key and loads (a corrupt or partial entry is retrained, never trusted)."""
         folder = self.path(key)
         if not (folder / "COMPLETE").is_file():
             return None
@@ -91,7 +96,7 @@ class ModelCache:
             if json.loads((folder / "key.json").read_text()) != key:
                 return None
             return load(folder)
-        except Exception:  # corrupt or partial: retrain rather than trust it
+        except Exception:
             return None
 
     def fit(self, estimator, data: dict[str, Any], X, y=None):
@@ -140,16 +145,20 @@ class ModelCache:
         key = _jsonable({"class": f"net-{name}", "data": data,
                          "params": {"in_shape": list(in_shape), "n_classes": int(n_classes), "head": head,
                                     "seed": int(seed), "train": settings}})
-        net = make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
-        folder = self.path(key)
-        if (folder / "COMPLETE").is_file():
-            try:
-                if json.loads((folder / "key.json").read_text()) == key:
-                    net.load_state_dict(load_file(str(folder / "weights.safetensors")))
-                    self.hits += 1
-                    return net.eval()
-            except Exception:  # corrupt or partial: retrain rather than trust it
-                net = make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
+
+        def build():
+            return make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
+
+        def load(folder):
+            net = build()
+            net.load_state_dict(load_file(str(folder / "weights.safetensors")))
+            return net.eval()
+
+        net = self._read(key, load)
+        if net is not None:
+            self.hits += 1
+            return net
+        net = build()
         if callable(X):
             X, y = X()
         train(net, (X, y), seed=int(seed), device=device, progress=False, **settings)
@@ -175,4 +184,3 @@ class ModelCache:
             folder.mkdir(parents=True)
             write_json(folder / "key.json", key)
         return folder
-

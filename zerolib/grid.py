@@ -32,8 +32,8 @@ class GridAttack:
     values: tuple
     fixed: dict = field(default_factory=dict)
 
-    def build(self, model, value, *, loss, targeted: bool, seed: int = 0, **extra):
-        kw = {**self.fixed, self.param: value, **extra}
+    def build(self, model, value, *, loss, targeted: bool, seed: int = 0):
+        kw = {**self.fixed, self.param: value}
         if self.attack is PGD:
             kw.setdefault("seed", seed)
         if loss is not None:  # CodebookCWL2 builds its own (the codebook's distances)
@@ -100,23 +100,22 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
     y = torch.as_tensor(y).long()
     if targeted and targets is None:
         raise ValueError("a targeted grid needs targets (zerolib.grid.random_targets)")
-    if targeted and bool((torch.as_tensor(targets).long() == y).any()):
-        raise ValueError("a target equals its row's label: draw targets with random_targets")
-    cells = [(g, v) for g in grid for v in g.values]
-    if codebook is not None:
-        cells += [(replace(g, name="codebook CW-L2", attack=CodebookCWL2), v) for g in grid if g.attack is CWL2
-                  for v in g.values]
+    if targeted:
+        targets = torch.as_tensor(targets).long()
+        if bool((targets == y).any()):
+            raise ValueError("a target equals its row's label: draw targets with random_targets")
+    cells = [(g, v, loss) for g in grid for v in g.values]
+    if codebook is not None:  # CodebookCWL2 brings its own loss: the distances to the codewords
+        cells += [(replace(g, name="codebook CW-L2", attack=CodebookCWL2, fixed={**g.fixed, "codebook": codebook}),
+                   v, None) for g in grid if g.attack is CWL2 for v in g.values]
     rows = []
-    for g, v in tqdm(cells, desc="attack grid", disable=not progress):
-        extra = {"codebook": codebook} if g.attack is CodebookCWL2 else {}
-        atk = g.build(model, v, loss=None if g.attack is CodebookCWL2 else loss, targeted=targeted, seed=seed,
-                      **extra)
+    for g, v, cell_loss in tqdm(cells, desc="attack grid", disable=not progress):
+        atk = g.build(model, v, loss=cell_loss, targeted=targeted, seed=seed)
         adv = atk(x, targets if targeted else y)
         pred = predict(model, adv).cpu()
         delta = (adv.cpu() - x.cpu()).flatten(1)
         acc = 100.0 * float((pred == y.cpu()).float().mean())
-        success = 100.0 * float((pred == torch.as_tensor(targets).long().cpu()).float().mean()) if targeted \
-            else 100.0 - acc
+        success = 100.0 * float((pred == targets.cpu()).float().mean()) if targeted else 100.0 - acc
         rows.append({"attack": g.name, "param": g.param, "value": v, "accuracy": acc, "success": success,
                      "l2": float(delta.norm(dim=1).mean()), "linf": float(delta.abs().max(1).values.mean())})
     return pd.DataFrame(rows, columns=["attack", "param", "value", "accuracy", "success", "l2", "linf"])
