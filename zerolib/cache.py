@@ -129,25 +129,33 @@ class ModelCache:
         os.replace(tmp, folder)
 
     def fit_net(self, name: str, in_shape, n_classes: int, data: dict[str, Any], X, y=None, *, seed: int,
-                train_settings: dict[str, Any] | None = None, head: str = "ce", device="auto"):
-        """A torch network ``make_model(name, in_shape, n_classes, head=head, seed=seed)``
-        trained by :func:`zerolib.models.train` with ``train_settings`` on (X, y), from
-        the cache when it holds it (weights as safetensors). ``X`` may be a callable
-        returning (X, y). The network comes back in eval mode on the CPU."""
+                train_settings: dict[str, Any] | None = None, head: str = "ce", model_args: dict | None = None,
+                device="auto"):
+        """A torch network ``make_model(name, in_shape, n_classes, head=head, seed=seed,
+        **model_args)`` trained by :func:`zerolib.models.train` with ``train_settings`` on
+        (X, y), from the cache when it holds it (weights as safetensors). ``model_args``
+        are make_model's other arguments (architecture, ``code_length``, ``code_seed``).
+        ``X`` may be a callable returning (X, y). The network comes back in eval mode on
+        the CPU."""
         from safetensors.torch import load_file, save_file
 
         from .models import make_model, train
 
-        settings = dict(train_settings or {})
+        settings, args = dict(train_settings or {}), dict(model_args or {})
         for fixed in ("seed", "device", "progress", "checkpoint_path"):
             if fixed in settings:
                 raise ValueError(f"train_settings must not set {fixed!r}: the cache sets it")
-        key = _jsonable({"class": f"net-{name}", "data": data,
-                         "params": {"in_shape": list(in_shape), "n_classes": int(n_classes), "head": head,
-                                    "seed": int(seed), "train": settings}})
+        for fixed in ("head", "seed", "in_shape", "n_classes"):
+            if fixed in args:
+                raise ValueError(f"model_args must not set {fixed!r}: it is fit_net's own argument")
+        params = {"in_shape": list(in_shape), "n_classes": int(n_classes), "head": head, "seed": int(seed),
+                  "train": settings}
+        if args:  # only then, so the keys of networks cached before model_args existed stay valid
+            params["model"] = args
+        key = _jsonable({"class": f"net-{name}", "data": data, "params": params})
 
         def build():
-            return make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed))
+            return make_model(name, tuple(in_shape), int(n_classes), head=head, seed=int(seed), **args)
 
         def load(folder):
             net = build()

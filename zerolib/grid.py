@@ -9,19 +9,39 @@ one row per cell: the model's accuracy on the adversaries (%), for targeted
 attacks the success rate (% predicted as the target), and the mean L2 and Linf
 size of the perturbations. :func:`thin` caps the iteration counts for a CPU
 profile and keeps every attack and every grid value.
+
+Which loss each attack uses: the model's own adapter (``model.loss``: cross-entropy,
+MSE to one-hot, or MSE to the codeword), as paper B adapted cleverhans, except
+CW-L2, which reads the model's raw outputs as class logits whatever the head
+(``raw_scores``), as cleverhans' CW-L2 does and as paper B ran it: on the codebook
+model that is the attack its Table 7 calls plain CW-L2 (its success on the 128
+outputs read as logits is not the model's decision, which is why it fails so
+often). The codebook-aware attack is :class:`~zerolib.attacks.CodebookCWL2`.
+
+DeepFool's grid values are step limits of one deterministic run (``nested``): a
+row's iterate after m steps does not depend on the limit, so one run to the
+largest limit records all four cells.
+
+Resuming: with ``store`` (a folder, e.g. ``ModelCache.state_dir``) each cell's rows
+are written there atomically once computed and read back on a rerun.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from .attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, DeepFool
+from .losses import CrossEntropy
+from .results import atomic_write
 
-__all__ = ["GridAttack", "UNTARGETED", "TARGETED", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
+__all__ = ["GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
 
 
 @dataclass(frozen=True)
@@ -31,12 +51,18 @@ class GridAttack:
     param: str                  # the parameter the paper varies
     values: tuple
     fixed: dict = field(default_factory=dict)
+    raw_scores: bool = False    # reads the raw outputs as logits whatever the head (cleverhans' CW-L2)
+    nested: bool = False        # the values are step limits of one run (DeepFool's m)
 
-    def build(self, model, value, *, loss, targeted: bool, seed: int = 0):
-        kw = {**self.fixed, self.param: value}
+    def build(self, model, value, *, loss, targeted: bool, seed: int = 0, **extra):
+        kw = {**self.fixed, self.param: value, **extra}
         if self.attack is PGD:
             kw.setdefault("seed", seed)
-        if loss is not None:  # CodebookCWL2 builds its own (the codebook's distances)
+        if self.attack is CodebookCWL2:
+            pass  # it builds its own loss: the codebook's distances
+        elif self.raw_scores:
+            kw["loss"] = CrossEntropy()
+        elif loss is not None:
             kw["loss"] = loss
         return self.attack(model, **kw, targeted=targeted)
 
@@ -47,8 +73,9 @@ UNTARGETED = [
     GridAttack("BIM", BIM, "eps", (0.01, 0.05, 0.1, 0.2), {"alpha": 0.05, "steps": 10}),
     GridAttack("MIM", MIM, "eps", (0.01, 0.05, 0.1, 0.2), {"alpha": 0.06, "steps": 10}),
     GridAttack("PGD", PGD, "eps", (0.02, 0.04, 0.08, 0.1), {"alpha": 0.01, "steps": 40, "random_start": True}),
-    GridAttack("CW-L2", CWL2, "initial_const", (0.01, 0.1, 1.0, 10.0), _CW),
-    GridAttack("DeepFool", DeepFool, "steps", (10, 20, 30, 40), {"candidates": 10, "overshoot": 0.02}),
+    GridAttack("CW-L2", CWL2, "initial_const", (0.01, 0.1, 1.0, 10.0), _CW, raw_scores=True),
+    GridAttack("DeepFool", DeepFool, "steps", (10, 20, 30, 40), {"candidates": 10, "overshoot": 0.02},
+               nested=True),
 ]
 """Paper B, Table 3: untargeted white-box attacks and their grids."""
 
@@ -58,21 +85,34 @@ TARGETED = [
     GridAttack("BIM", BIM, "eps", (0.1, 0.2, 0.3, 0.4), {"alpha": 0.05, "steps": 10}),
     GridAttack("MIM", MIM, "eps", (0.1, 0.2, 0.3, 0.4), {"alpha": 0.06, "steps": 10}),
     GridAttack("PGD", PGD, "eps", (0.04, 0.06, 0.08, 0.1), {"alpha": 0.01, "steps": 40, "random_start": True}),
-    GridAttack("CW-L2", CWL2, "initial_const", (0.01, 0.1, 1.0, 10.0), _CW),
+    GridAttack("CW-L2", CWL2, "initial_const", (0.01, 0.1, 1.0, 10.0), _CW, raw_scores=True),
 ]
 """Paper B, Table 5: targeted white-box attacks (random targets) and their grids."""
 
 STEP_PARAMS = ("steps",)
 
 
+ADAM_LR = {CWL2: 5e-3}
+"""Attacks whose fixed ``steps`` are Adam steps, and their default learning rate."""
+
+
 def thin(grid: list[GridAttack], max_steps: int) -> list[GridAttack]:
     """The same attacks and grid values with every fixed iteration count capped at
-    ``max_steps`` (a varied ``steps`` grid, DeepFool's, is kept as it is: it is a grid value)."""
+    ``max_steps`` (a varied ``steps`` grid, DeepFool's, is kept as it is: it is a grid value).
+
+    CW-L2's Adam steps have a fixed learning rate (5e-3) sized for 1000 of them: capped
+    at ``max_steps`` without more, the attack cannot move far enough to succeed (on a
+    small DenseNet, 10 steps per search step: 0 % targeted success where 1000 reach
+    100 %). So its learning rate is scaled by the same factor the steps shrink by,
+    keeping the total distance Adam can travel (lr x steps) the paper's; L-BFGS and the
+    sign-gradient attacks take their own step sizes and are only capped."""
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     out = []
     for g in grid:
         fixed = {k: (min(v, max_steps) if k in STEP_PARAMS else v) for k, v in g.fixed.items()}
+        if g.attack in ADAM_LR and fixed.get("steps", 0) < g.fixed.get("steps", 0):
+            fixed["lr"] = g.fixed.get("lr", ADAM_LR[g.attack]) * g.fixed["steps"] / fixed["steps"]
         out.append(replace(g, fixed=fixed))
     return out
 
@@ -86,15 +126,27 @@ def random_targets(y: torch.Tensor, n_classes: int, seed: int) -> torch.Tensor:
     return (y + shift) % n_classes
 
 
+COLUMNS = ["attack", "param", "value", "scored_on", "accuracy", "success", "l2", "linf"]
+
+
+def _cell_file(store: Path, name: str, value) -> Path:
+    return store / (re.sub(r"[^A-Za-z0-9.+-]+", "_", f"{name}={value}") + ".csv")
+
+
 def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = False, targets=None,
-                codebook=None, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+                codebook=None, transfer_to: dict | None = None, seed: int = 0, store=None,
+                progress: bool = True) -> pd.DataFrame:
     """Every (attack, value) cell of ``grid`` on (x, y): columns attack, param, value,
-    accuracy (% of rows the model still labels ``y``), success (% reaching ``targets``;
-    untargeted: 100 - accuracy), l2 and linf (mean perturbation size).
+    scored_on ("self": ``model``), accuracy (% of rows the model still labels ``y``),
+    success (% reaching ``targets``; untargeted: 100 - accuracy), l2 and linf (mean
+    perturbation size).
 
     ``loss``: the model's loss adapter (e.g. ``model.loss`` of a ``HeadNet``);
     ``targets``: required when ``targeted`` (see :func:`random_targets`);
-    ``codebook``: with it, CW-L2 cells also run :class:`CodebookCWL2` (paper B, Table 7)."""
+    ``codebook``: with it, CW-L2 cells also run :class:`CodebookCWL2` (paper B, Table 7);
+    ``transfer_to``: ``{name: model}`` that the same adversaries are also scored on
+    (black-box transfer, paper B's Table 6), a row each with ``scored_on`` = name;
+    ``store``: a folder where finished cells are kept (a rerun reads them back)."""
     from .models.interface import predict
 
     y = torch.as_tensor(y).long()
@@ -102,20 +154,50 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
         raise ValueError("a targeted grid needs targets (zerolib.grid.random_targets)")
     if targeted:
         targets = torch.as_tensor(targets).long()
+        if targets.shape != y.shape:
+            raise ValueError(f"targets must have shape {tuple(y.shape)} like y, got {tuple(targets.shape)}")
         if bool((targets == y).any()):
             raise ValueError("a target equals its row's label: draw targets with random_targets")
-    cells = [(g, v, loss) for g in grid for v in g.values]
-    if codebook is not None:  # CodebookCWL2 brings its own loss: the distances to the codewords
-        cells += [(replace(g, name="codebook CW-L2", attack=CodebookCWL2, fixed={**g.fixed, "codebook": codebook}),
-                   v, None) for g in grid if g.attack is CWL2 for v in g.values]
-    rows = []
-    for g, v, cell_loss in tqdm(cells, desc="attack grid", disable=not progress):
-        atk = g.build(model, v, loss=cell_loss, targeted=targeted, seed=seed)
-        adv = atk(x, targets if targeted else y)
-        pred = predict(model, adv).cpu()
+    scored = {"self": model, **(transfer_to or {})}
+    if "self" in (transfer_to or {}):
+        raise ValueError("transfer_to must not name a model 'self': that is the attacked model's row")
+    attacks = list(grid)
+    if codebook is not None:
+        attacks += [replace(g, name="codebook CW-L2", attack=CodebookCWL2, raw_scores=False,
+                            fixed={**g.fixed, "codebook": codebook}) for g in grid if g.attack is CWL2]
+    store = Path(store) if store is not None else None
+
+    def rows_of(g, v, adv):
         delta = (adv.cpu() - x.cpu()).flatten(1)
-        acc = 100.0 * float((pred == y.cpu()).float().mean())
-        success = 100.0 * float((pred == targets.cpu()).float().mean()) if targeted else 100.0 - acc
-        rows.append({"attack": g.name, "param": g.param, "value": v, "accuracy": acc, "success": success,
-                     "l2": float(delta.norm(dim=1).mean()), "linf": float(delta.abs().max(1).values.mean())})
-    return pd.DataFrame(rows, columns=["attack", "param", "value", "accuracy", "success", "l2", "linf"])
+        l2, linf = float(delta.norm(dim=1).mean()), float(delta.abs().max(1).values.mean())
+        out = []
+        for name, m in scored.items():
+            pred = predict(m, adv).cpu()
+            acc = 100.0 * float((pred == y.cpu()).float().mean())
+            success = 100.0 * float((pred == targets.cpu()).float().mean()) if targeted else 100.0 - acc
+            out.append({"attack": g.name, "param": g.param, "value": v, "scored_on": name, "accuracy": acc,
+                        "success": success, "l2": l2, "linf": linf})
+        return pd.DataFrame(out, columns=COLUMNS)
+
+    frames = []
+    bar = tqdm(total=sum(len(g.values) for g in attacks), desc="attack grid", disable=not progress)
+    for g in attacks:
+        files = {v: _cell_file(store, g.name, v) for v in g.values} if store is not None else {}
+        done = {v: pd.read_csv(files[v]) for v in g.values if store is not None and files[v].exists()}
+        bar.update(len(done))
+        todo = [v for v in g.values if v not in done]
+        advs = {}
+        if g.nested and todo:  # one run to the largest step limit records the others
+            atk = g.build(model, max(todo), loss=loss, targeted=targeted, seed=seed, record_at=tuple(todo))
+            atk(x, targets if targeted else y)
+            advs = {v: atk.recorded[v] for v in todo}
+        for v in todo:
+            adv = advs[v] if v in advs else g.build(model, v, loss=loss, targeted=targeted, seed=seed)(
+                x, targets if targeted else y)
+            done[v] = rows_of(g, v, adv)
+            if store is not None:
+                atomic_write(files[v], lambda tmp, rows=done[v]: rows.to_csv(tmp, index=False))
+            bar.update()
+        frames += [done[v] for v in g.values]
+    bar.close()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

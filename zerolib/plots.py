@@ -1,11 +1,13 @@
-"""The study's one curve plot: a metric per round, one line per group, a band of
-one standard deviation over seeds (the black-box notebooks draw Figs. 3-7 with it)."""
+"""The study's plots: :func:`plot_curves`, a metric per round, one line per group, a
+band of one standard deviation over seeds (the black-box notebooks draw Figs. 3-7
+with it); :func:`plot_adversaries`, clean images above their adversaries with the
+labels predicted (paper B, Figs. 1-3)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["plot_curves"]
+__all__ = ["plot_curves", "plot_adversaries"]
 
 
 def plot_curves(ax, summary: pd.DataFrame, group: str = "target", x: str = "round", title: str = "",
@@ -24,3 +26,21 @@ def plot_curves(ax, summary: pd.DataFrame, group: str = "target", x: str = "roun
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_adversaries(axes, x, adv, clean_pred, adv_pred, classes=None, title: str = ""):
+    """Clean images (row 0 of ``axes``, a 2 x n grid) and their adversaries (row 1),
+    each titled with the predicted label; ``classes`` names the labels."""
+    name = (lambda k: str(classes[int(k)])) if classes else (lambda k: str(int(k)))
+    for j in range(axes.shape[1]):
+        for row, img, pred in ((0, x[j], clean_pred[j]), (1, adv[j], adv_pred[j])):
+            ax = axes[row, j]
+            img = img.detach().cpu().float()
+            ax.imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy(), cmap="gray",
+                      vmin=0, vmax=1)
+            ax.set_title(name(pred), fontsize=7)
+            ax.axis("off")
+    axes[0, 0].set_ylabel("clean")
+    if title:
+        axes[0, 0].figure.suptitle(title, fontsize=9)
+    return axes

@@ -4,7 +4,7 @@
 
 For each profile folder under the output root with finished notebooks it writes
 the run records (commit, date, device, duration), paper A's Tables I-IV and the
-black-box end points of Figs. 3-7 as
+black-box end points of Figs. 3-7, and paper B's Tables 3-7 and Fig. 4, as
 ``ours (mean ± sd over seeds) | paper | difference``, and the paper's claims with
 verdicts *recomputed here* by :mod:`zerolib.claims` from the per-seed tables the
 notebooks saved -- nothing in the report is typed by hand. A summary at the top
@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
-from .claims import (BLACKBOX_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, TABLE_IV_CLAIMS,
-                     curve_cells, judge_all, table_i_cells, table_iii_cells, table_iv_cells)
+from .claims import (BLACKBOX_CLAIMS, FIG4_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, TABLE_3_CLAIMS, TABLE_4_CLAIMS,
+                     TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, TABLE_IV_CLAIMS,
+                     conv_bound_cells, curve_cells, judge_all, table_i_cells, table_iii_cells, table_iv_cells)
 from .results import atomic_write
 from .spread import fmt, over_seeds
 
@@ -255,7 +256,92 @@ def _cnn_comparison(d: Path, dataset: str, verdict_rows: list) -> list[str]:
             "Claims (verdicts computed from the per-seed curves):", "", _verdict_table(verdicts), ""]
 
 
-SECTIONS = [("blackbox", _blackbox), ("discretization", _discretization), ("cnn_comparison", _cnn_comparison)]
+def _by_cell(long: pd.DataFrame, metric: str, paper_of, rows) -> pd.DataFrame:
+    """:func:`zerolib.loss_targets.beside_paper` turned on its side: a row per
+    (attack, value), a column per model (the report's page is narrower than a notebook)."""
+    from .loss_targets import beside_paper
+
+    t = beside_paper(long, metric, paper_of, rows=rows).set_index("model").T
+    t.index.name = "attack value"
+    t.columns.name = None
+    return t
+
+
+def _loss_targets(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    grids_file, clean_file = d / "grids_per_seed.csv", d / "table4_per_seed.csv"
+    if not grids_file.is_file() or not clean_file.is_file():
+        return []
+    from .grid import TARGETED, UNTARGETED
+    from .loss_targets import head_cells
+
+    grids, clean = pd.read_csv(grids_file), pd.read_csv(clean_file)
+    heads = list(paper.HEAD_MODELS)
+    u_values = {g.name: g.values for g in UNTARGETED}
+    t_values = {g.name: g.values for g in TARGETED}
+    p3 = paper.grid_cells(paper.TABLE_3, dataset, u_values) or {}
+    p5 = paper.grid_cells(paper.TABLE_5, dataset, t_values) or {}
+    own = grids[grids.scored_on == "self"].assign(row=lambda g: g.model)
+    t4 = _by_cell(clean.assign(row=clean.model, attack="clean", value=0), "accuracy",
+                  lambda m, a, v: paper.paper_value(paper.TABLE_4, dataset, m), heads)
+    t3 = _by_cell(own[own.setting == "untargeted"], "accuracy", lambda m, a, v: p3.get((m, a, v)), heads)
+    t5 = _by_cell(own[(own.setting == "targeted") & (own.attack != "codebook CW-L2")], "success",
+                  lambda m, a, v: p5.get((m, a, v)), heads)
+    transfer = grids[(grids.setting == "untargeted") & (grids.scored_on != "self")].assign(row=lambda g: g.scored_on)
+    t6_cells = transfer[[(a, v) in paper.TABLE_6_CELLS for a, v in zip(transfer.attack, transfer.value)]]
+    t6 = _by_cell(t6_cells, "accuracy", lambda m, a, v: paper.paper_value(paper.TABLE_6, dataset, m, (a, v)),
+                  heads[1:])
+    t6.columns = [f"{m} (transfer)" for m in t6.columns]
+    white = _by_cell(own[(own.setting == "untargeted") & own.model.isin(heads[1:]) &
+                         [(a, v) in paper.TABLE_6_CELLS for a, v in zip(own.attack, own.value)]], "accuracy",
+                     lambda m, a, v: p3.get((m, a, v)), heads[1:])
+    white.columns = [f"{m} (white box)" for m in white.columns]
+    t7_long = own[(own.setting == "targeted") & own.attack.isin(["CW-L2", "codebook CW-L2"])]
+    t7 = _by_cell(t7_long, "success", lambda m, a, v: paper.paper_value(paper.TABLE_7, dataset, m, (a, v)),
+                  [heads[0], heads[2]])
+    n = grids.seed.nunique()
+    per_seed = [head_cells(grids[grids.seed == s], clean[clean.seed == s]) for s in sorted(grids.seed.unique())]
+    verdicts = judge_all(TABLE_4_CLAIMS + TABLE_3_CLAIMS + TABLE_5_CLAIMS + TABLE_6_CLAIMS + TABLE_7_CLAIMS,
+                         per_seed, paper.head_cells(dataset, u_values, t_values))
+    verdict_rows.append(verdicts)
+    note = f"each cell: ours, mean ± sd over {n} seeds (the paper's in brackets, converted to %)"
+    return [f"#### Paper B, Table 4: clean test accuracy (%)", "", note, "", _md_table(t4), "",
+            "#### Paper B, Table 3: accuracy (%) under untargeted white-box attacks", "", _md_table(t3), "",
+            "#### Paper B, Table 5: success (%) of targeted white-box attacks, random targets", "", _md_table(t5), "",
+            "#### Paper B, Table 6: accuracy (%) on O:SOFTMAX:CE's adversaries, beside the white-box attack with "
+            "the same settings", "", _md_table(pd.concat([t6, white], axis=1)), "",
+            "#### Paper B, Table 7: targeted success (%) of CW-L2 and of the codebook-aware CW-L2", "",
+            _md_table(t7), "", _figures(d, ["grids.png", "fig1_o_softmax_ce.png", "fig1_r_tanh_mse.png",
+                                            "fig3_r_tanh_mse.png"]), "",
+            "Claims (verdicts computed from the per-seed tables):", "", _verdict_table(verdicts), ""]
+
+
+def _lipschitz(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    bounds_file = d / "layer_bounds_per_seed.csv"
+    if not bounds_file.is_file():
+        return []
+    bounds = pd.read_csv(bounds_file)
+    verdicts = judge_all(FIG4_CLAIMS, conv_bound_cells(bounds))
+    verdict_rows.append(verdicts)
+    conv = over_seeds(bounds[bounds.kind.str.startswith("conv")], ["model", "layer"], value="bound")
+    layers = list(dict.fromkeys(conv.layer))
+    cell = {(r.model, r.layer): fmt(r.mean, r.std, 2) for r in conv.itertuples()}
+    df = pd.DataFrame({m: [cell.get((m, l), "") for l in layers] for m in paper.HEAD_MODELS},
+                      index=pd.Index(layers, name="conv layer"))
+    mean = conv.set_index(["model", "layer"])["mean"]
+    df["CE / MSE"] = [f"{mean[('O:SOFTMAX:CE', l)] / mean[('O:SOFTMAX:MSE', l)]:.2f}" for l in layers]
+    out = [f"#### Paper B, Fig. 4: L2 Lipschitz upper bounds of the convolution layers, mean ± sd over "
+           f"{bounds.seed.nunique()} seeds (the paper gives a figure, no numbers)", "", _md_table(df), ""]
+    first = d / "paper_a_first_layers.csv"
+    if first.is_file():
+        fa = pd.read_csv(first).set_index("model")
+        out += ["Paper A's models, the L2 norm of the first (real-valued) layer, classes 0 vs 1:", "",
+                _md_table(fa), ""]
+    return out + [_figures(d, ["fig4.png"]), "", "Claims (verdicts computed from the per-seed bounds):", "",
+                  _verdict_table(verdicts), ""]
+
+
+SECTIONS = [("blackbox", _blackbox), ("discretization", _discretization), ("cnn_comparison", _cnn_comparison),
+            ("loss_targets", _loss_targets), ("lipschitz", _lipschitz)]
 
 
 def profile_sections(profile_dir: Path) -> tuple[list[str], list[pd.DataFrame]]:
@@ -303,7 +389,7 @@ def write_report(output_root: Path) -> Path:
     if summary:
         names = [d.name for d in dirs]
         df = pd.DataFrame([[summary[c].get(n, "") for n in names] for c in summary],
-                          index=pd.Index(list(summary), name="claim (paper A)"), columns=names)
+                          index=pd.Index(list(summary), name="claim"), columns=names)
         head += ["## Verdicts on every profile", "", _md_table(df), ""]
     else:
         head += ["No profile has finished a notebook yet.", ""]

@@ -19,7 +19,9 @@ All images still being attacked share each step: one forward pass and
 Untargeted only, with the loss adapter's scores (logits; minus codeword
 distances for the codebook head). Defaults as cleverhans (paper B): 10
 candidates, overshoot 0.02, 50 steps; paper B varies the step limit
-(10, 20, 30, 40).
+(10, 20, 30, 40). A row's iterate after m steps does not depend on the step
+limit, so one run records every limit of such a grid: ``record_at=(10, 20, 30)``
+keeps the batch after those steps in ``atk.recorded`` (a dict, on x's device).
 """
 
 from __future__ import annotations
@@ -40,12 +42,22 @@ class DeepFool(Attack):
 
     def __init__(
         self, model, steps: int = 50, overshoot: float = 0.02, candidates: int = 10, *, loss=None,
-        targeted: bool = False,
+        targeted: bool = False, record_at=(),
     ):
         super().__init__(model, loss=loss, targeted=targeted)
         self.steps = check_int("steps", steps, 1)
         self.overshoot = check_nonneg("overshoot", overshoot)
         self.candidates = check_int("candidates", candidates, 2)
+        self.record_at = tuple(check_int("record_at", m, 1) for m in record_at)
+        if any(m > self.steps for m in self.record_at):
+            raise ValueError(f"record_at {self.record_at} goes past steps={self.steps}")
+        self.recorded: dict[int, torch.Tensor] = {}
+
+    def __call__(self, x, y=None):
+        self.recorded = {}
+        adv = super().__call__(x, y)
+        self.recorded = {m: a.clamp(0, 1).to(device=adv.device, dtype=adv.dtype) for m, a in self.recorded.items()}
+        return adv
 
     def perturb(self, x, y):
         with torch.no_grad():
@@ -57,7 +69,9 @@ class DeepFool(Attack):
             active = torch.nonzero(self.loss.predict(out) == y).squeeze(1)
         r = torch.zeros_like(x)
         adv = x.clone()
-        for _ in range(self.steps):
+        for done in range(self.steps):
+            if done in self.record_at:
+                self.recorded[done] = adv.detach().clone()
             if active.numel() == 0:
                 break
             xa = adv[active].requires_grad_(True)
@@ -90,4 +104,6 @@ class DeepFool(Attack):
                 r[idx] = (x[idx] + r[idx] + step.view(-1, *x.shape[1:])).clamp(0, 1) - x[idx]
                 adv[idx] = (x[idx] + (1 + self.overshoot) * r[idx]).clamp(0, 1)
                 active = idx
+        for m in self.record_at:  # limits the rows all reached before (or at) the end
+            self.recorded.setdefault(m, adv.detach().clone())
         return adv

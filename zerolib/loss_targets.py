@@ -1,0 +1,160 @@
+"""Paper B's experiment: one network trained with each of three heads, under the attack grids.
+
+- :func:`fit_heads`: the network (e.g. ``"densenet"``) trained with each head,
+  ``O:SOFTMAX:CE``, ``O:SOFTMAX:MSE`` and ``R:TANH:MSE`` (the codebook of length
+  ``code_length`` from ``code_seed``, the paper's secret), through the model cache.
+- :func:`head_grids`: for each model, the untargeted grid (Table 3) and the targeted
+  grid with seeded random targets (Table 5, plus the codebook-aware CW-L2 of Table 7
+  on the codebook model), each attack with the model's own loss; the untargeted
+  adversaries of the transfer source (``O:SOFTMAX:CE``) are also scored on the other
+  models (Table 6). Finished cells are kept in the model cache, so a killed run
+  resumes where it stopped.
+- :func:`attack_subset`: the seeded test rows the grids attack.
+
+The long table has one row per (model, setting, attack, value, scored_on): setting
+"untargeted" or "targeted", scored_on "self" or the model the source's adversaries
+were scored on. Accuracies and success rates are percentages.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from .cache import ModelCache, _jsonable
+from .grid import COLUMNS, GridAttack, attack_grid, random_targets
+from .losses import Codebook
+from .paper import HEAD_MODELS
+from .spread import fmt, over_seeds
+
+__all__ = ["HEAD_MODELS", "fit_heads", "head_key", "attack_subset", "grid_spec", "head_grids", "clean_accuracies",
+           "head_cells", "beside_paper"]
+
+SOURCE = "O:SOFTMAX:CE"
+
+
+def _model_args(head: str, arch: dict, code_length: int, code_seed: int) -> dict:
+    args = dict(arch)
+    if head == "R:TANH:MSE":
+        args.update(code_length=int(code_length), code_seed=int(code_seed))
+    return args
+
+
+def head_key(net: str, head: str, in_shape, n_classes: int, data_key: dict, seed: int, train: dict,
+             arch: dict, code_length: int, code_seed: int) -> dict:
+    """What identifies one trained head model (what a result computed from it is keyed by)."""
+    return _jsonable({"net": net, "head": head, "in_shape": list(in_shape), "n_classes": int(n_classes),
+                      "data": data_key, "seed": int(seed), "train": train,
+                      "model": _model_args(head, arch, code_length, code_seed)})
+
+
+def fit_heads(net: str, in_shape, n_classes: int, data_key: dict, X, y=None, *, seed: int, train: dict,
+              arch: dict | None = None, code_length: int = 128, code_seed: int = 0, heads=HEAD_MODELS,
+              device="auto", cache: ModelCache | None = None) -> dict:
+    """``{head: network}``: ``net`` built with ``arch`` and trained with ``train`` (the
+    settings of :func:`zerolib.models.train`) once per head, from the cache when it
+    holds them. ``X`` may be a callable returning (X, y)."""
+    cache = cache or ModelCache()
+    arch = dict(arch or {})
+    unknown = [h for h in heads if h not in HEAD_MODELS]
+    if unknown:
+        raise ValueError(f"unknown heads {unknown}; expected some of {list(HEAD_MODELS)}")
+    return {h: cache.fit_net(net, in_shape, n_classes, data_key, X, y, seed=seed, train_settings=train, head=h,
+                             model_args=_model_args(h, arch, code_length, code_seed), device=device)
+            for h in heads}
+
+
+def attack_subset(n_rows: int, n: int | None, seed: int) -> torch.Tensor:
+    """The indices of the ``n`` test rows the grids attack: a seeded random subset
+    (all rows, in order, when ``n`` is None or at least ``n_rows``)."""
+    if n is None or n >= n_rows:
+        return torch.arange(n_rows)
+    if n < 1:
+        raise ValueError(f"n must be >= 1 (or None for all rows), got {n}")
+    return torch.randperm(n_rows, generator=torch.Generator().manual_seed(int(seed)))[:n].sort().values
+
+
+def grid_spec(grid: list[GridAttack]) -> list[dict]:
+    """A grid as plain data (for cache keys and run records)."""
+    return [{"name": g.name, "attack": g.attack.__name__, "param": g.param, "values": list(g.values),
+             "fixed": g.fixed, "raw_scores": g.raw_scores, "nested": g.nested} for g in grid]
+
+
+def clean_accuracies(models: dict, x, y) -> pd.DataFrame:
+    """Table 4: test accuracy (%) of each model; columns model, accuracy."""
+    from .models.interface import accuracy
+
+    return pd.DataFrame([{"model": h, "accuracy": 100.0 * accuracy(m, x, y)} for h, m in models.items()])
+
+
+def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttack], targeted: list[GridAttack],
+               seed: int, keys: dict, data_key: dict, source: str = SOURCE, cache: ModelCache | None = None,
+               progress: bool = True) -> pd.DataFrame:
+    """Tables 3, 5, 6 and 7 for ``models`` = ``{head: network}`` on the rows (x, y).
+
+    ``keys``: ``{head: head_key(...)}``, which with ``data_key``, the rows, the grids and
+    ``seed`` (the targets' and PGD's) keys the cells kept in the cache. Columns: model,
+    setting, then :data:`zerolib.grid.COLUMNS`."""
+    cache = cache or ModelCache()
+    missing = [h for h in models if h not in keys]
+    if missing:
+        raise ValueError(f"keys has no entry for {missing}")
+    y = torch.as_tensor(y).long()
+    targets = random_targets(y, n_classes, seed)
+    rows_key = {"data": data_key, "n_rows": len(x), "rows_digest": float(torch.as_tensor(x).double().sum())}
+    frames = []
+    for head, model in models.items():
+        others = {h: m for h, m in models.items() if h != head} if head == source else {}
+        codebook = Codebook(model.codebook) if getattr(model, "codebook", None) is not None else None
+        for setting, grid in (("untargeted", untargeted), ("targeted", targeted)):
+            store = cache.state_dir({"class": "HeadGrid", "model": keys[head], "setting": setting, "rows": rows_key,
+                                     "grid": grid_spec(grid), "seed": int(seed), "codebook": codebook is not None,
+                                     "transfer_to": {h: keys[h] for h in others} if setting == "untargeted" else {}})
+            table = attack_grid(
+                model, x, y, grid, loss=model.loss, targeted=setting == "targeted",
+                targets=targets if setting == "targeted" else None,
+                codebook=codebook if setting == "targeted" else None,
+                transfer_to=others if setting == "untargeted" else None, seed=seed, store=store,
+                progress=progress)
+            frames.append(table.assign(model=head, setting=setting))
+    return pd.concat(frames, ignore_index=True)[["model", "setting", *COLUMNS]]
+
+
+def head_cells(grids: pd.DataFrame, clean: pd.DataFrame | None = None) -> dict:
+    """One seed's results as the cells paper B's claims read (``zerolib.paper.head_cells``
+    builds the paper's): ("clean", model) -> accuracy; ("untargeted", model, attack,
+    value) -> accuracy; ("targeted", model, attack, value) -> success; ("transfer",
+    model, attack, value) -> the model's accuracy on the source's untargeted adversaries."""
+    cells = {}
+    if clean is not None:
+        cells.update({("clean", r.model): float(r.accuracy) for r in clean.itertuples()})
+    for r in grids.itertuples():
+        if r.scored_on == "self":
+            key, v = (r.setting, r.model, r.attack, r.value), r.accuracy if r.setting == "untargeted" else r.success
+        elif r.setting == "untargeted":
+            key, v = ("transfer", r.scored_on, r.attack, r.value), r.accuracy
+        else:
+            continue
+        cells[key] = float(v)
+    return cells
+
+
+def beside_paper(long: pd.DataFrame, metric: str, paper_of, rows=HEAD_MODELS, digits: int = 1) -> pd.DataFrame:
+    """A table of ``long`` (a seed column, columns row, attack, value and ``metric``):
+    a row per model (column ``model``), a column ``"<attack> <value>"`` per cell, each
+    ``mean ± sd (paper)`` with ``paper_of(model, attack, value)`` (None: not shown)."""
+    s = over_seeds(long, ["row", "attack", "value"], value=metric)
+    cols = list(dict.fromkeys(zip(s.attack, s.value)))
+    idx = {(r.row, r.attack, r.value): r for r in s.itertuples()}
+    table = []
+    for m in rows:
+        line = [m]
+        for a, v in cols:
+            r = idx.get((m, a, v))
+            text = "" if r is None else fmt(r.mean, r.std, digits)
+            p = paper_of(m, a, v)
+            if r is not None and p is not None:
+                text += f" ({p:.{digits}f})"
+            line.append(text)
+        table.append(line)
+    return pd.DataFrame(table, columns=["model"] + [f"{a} {v:g}" for a, v in cols])
