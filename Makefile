@@ -14,13 +14,15 @@ STAMP    := $(VENV)/.zerolib-installed
 setup: $(STAMP)
 
 # torch first, pinned, so the loose `torch` requirement of the package never pulls another build;
-# torchattacks is a test-only cross-check and pins an old `requests`, hence --no-deps.
+# torchattacks and the Adversarial Robustness Toolbox are test-only cross-checks (torchattacks pins
+# an old `requests`; ART would pull its own numpy/scipy pins), hence --no-deps: both run on what
+# the package already installs.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[dev,lab]'
-	$(PIP) install --quiet --no-deps torchattacks==3.5.1
+	$(PIP) install --quiet --no-deps torchattacks==3.5.1 adversarial-robustness-toolbox==1.20.1
 	touch $@
 
 study: setup

@@ -291,3 +291,18 @@ def test_lipschitz_bounds_the_very_models_the_other_notebooks_attack(profile):
     assert lip["paper_a_models"] == wb["models"] and lip["paper_a_classes"] == wb["classes"]
     assert lip["seed"] == wb["seed"] and lip["n_seeds"] <= wb["n_seeds"]  # seeds whitebox_transfer fitted
     assert not wb["n_train"]  # lipschitz reads its fits on every training row
+
+
+def test_smallest_full_success_is_the_first_eps_that_fools_every_row(mlp, digits):
+    from zerolib.loss_targets import smallest_full_success
+
+    x, y = digits.x_test[:12], digits.y_test[:12]
+    g = [g for g in UNTARGETED if g.name == "FGSM"][0]
+    ladder = [0.3, 0.02, 0.1, 0.2, 0.5, 0.05]
+    value, adv, reached = smallest_full_success(mlp, g, x, y, ladder, loss=CrossEntropy(), targeted=False)
+    fooled = {v: bool((predict(mlp, FGSM(mlp, v)(x, y)) != y).all()) for v in sorted(ladder)}
+    first = next((v for v, ok in fooled.items() if ok), None)
+    assert reached == (first is not None) and value == (first if reached else 0.5)
+    assert torch.equal(adv, FGSM(mlp, value)(x, y))
+    v0, _, r0 = smallest_full_success(mlp, g, x, y, [0.001], loss=CrossEntropy(), targeted=False)
+    assert (v0, r0) == (0.001, False)

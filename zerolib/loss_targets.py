@@ -28,7 +28,7 @@ from .paper import HEAD_MODELS
 from .spread import fmt, over_seeds
 
 __all__ = ["HEAD_MODELS", "fit_heads", "head_key", "attack_subset", "grid_spec", "head_grids", "clean_accuracies",
-           "head_cells", "beside_paper"]
+           "head_cells", "beside_paper", "smallest_full_success"]
 
 SOURCE = "O:SOFTMAX:CE"
 
@@ -158,3 +158,22 @@ def beside_paper(long: pd.DataFrame, metric: str, paper_of, rows=HEAD_MODELS, di
             line.append(text)
         table.append(line)
     return pd.DataFrame(table, columns=["model"] + [f"{a} {v:g}" for a, v in cols])
+
+
+def smallest_full_success(model, g: GridAttack, x, y, values, *, loss, targeted: bool, seed: int = 0):
+    """The first value of ``values`` (ascending) at which attack ``g`` succeeds on every
+    row of (x, y) -- fooled, or for ``targeted`` reaching the target ``y`` -- and its
+    adversaries: ``(value, adv, reached)``; when none does, the last value with
+    ``reached=False`` (paper B's Figs. 1-2 show images at that smallest eps)."""
+    from .models.interface import predict
+
+    values = sorted(values)
+    if not values:
+        raise ValueError("values is empty")
+    y = torch.as_tensor(y).long()
+    for v in values:
+        adv = g.build(model, v, loss=loss, targeted=targeted, seed=seed)(x, y)
+        pred = predict(model, adv).cpu()
+        if bool((pred == y.cpu()).all() if targeted else (pred != y.cpu()).all()):
+            return v, adv, True
+    return values[-1], adv, False

@@ -20,11 +20,14 @@ attack                             norm    source
 :class:`LBFGS`                     L2 min  Szegedy et al.; paper B (targeted)
 :class:`SignAttack`                Linf    paper A (linear models: SVM, SCD01)
 :class:`MLP01HiddenNodeAttack`     Linf    paper A (MLP01)
+:class:`HopSkipJump`               L2/Linf Chen et al. 2020: label-only, any model
+:class:`BoundaryRandomSearch`      L2/Linf a label-only baseline (boundary walk)
 =================================  ======  ==========================================
 """
 
 from .base import Attack
 from .cw import CWL2, CodebookCWL2
+from .decision import BoundaryRandomSearch, HopSkipJump
 from .deepfool import DeepFool
 from .fgsm import FGSM
 from .iterative import BIM, IFGSM, MIM, PGD
@@ -44,4 +47,6 @@ __all__ = [
     "LBFGS",
     "SignAttack",
     "MLP01HiddenNodeAttack",
+    "HopSkipJump",
+    "BoundaryRandomSearch",
 ]
