@@ -84,14 +84,19 @@ def minimal(name: str, model, attack: Callable, *, norm: str = "Linf", kind: str
 
 
 def fixed(name: str, model, adversaries: dict, *, kind: str = "black-box") -> AuditAttack:
-    """Adversaries made elsewhere, ``{eps: x_adv}``; eps 0 is the clean input."""
+    """Adversaries made elsewhere, ``{eps: x_adv}`` or ``{eps: [x_adv, ...]}`` (an image
+    survives only if the model is right on every one of them); eps 0 is the clean input."""
 
     def correct(x, y, eps):
+        ok = predict(model, x) == y
         if eps == 0:
-            return predict(model, x) == y
+            return ok
         if eps not in adversaries:
             raise KeyError(f"{name}: no adversaries for eps {eps} (has {sorted(adversaries)})")
-        return predict(model, adversaries[eps]) == y
+        advs = adversaries[eps]
+        for adv in (advs if isinstance(advs, (list, tuple)) else [advs]):
+            ok = ok & (predict(model, adv) == y)  # the unperturbed image is always the attacker's option too
+        return ok
 
     return AuditAttack(name, kind, correct)
 
@@ -125,11 +130,11 @@ def audit(model, x, y, attacks: list[AuditAttack], eps_values, *, differentiable
         for a in attacks:
             ok = torch.as_tensor(a.correct(x, y, eps)).bool().cpu()
             alive &= ok
-            rows.append({"eps": eps, "attack": a.name, "kind": a.kind, "accuracy": 100.0 * float(ok.float().mean())})
-        worst[eps] = 100.0 * float(alive.float().mean())
+            rows.append({"eps": eps, "attack": a.name, "kind": a.kind, "accuracy": 100.0 * float(ok.double().mean())})
+        worst[eps] = 100.0 * float(alive.double().mean())
         rows.append({"eps": eps, "attack": "worst case", "kind": "all", "accuracy": worst[eps]})
     curves = pd.DataFrame(rows)
-    clean = 100.0 * float((predict(model, x) == y).float().mean())
+    clean = 100.0 * float((predict(model, x) == y).double().mean())
     flags = []
 
     def flag(name, ok, detail):

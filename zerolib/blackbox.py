@@ -42,7 +42,7 @@ from .attacks import FGSM, SignAttack
 from .models.interface import predict
 from .results import atomic_write, write_json
 
-__all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "seed_and_attack_split",
+__all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "train_substitute", "seed_and_attack_split",
            "attack_targets", "CURVE_COLUMNS"]
 
 RECORD_COLUMNS = ["round", "n_train", "queries", "target_accuracy", "substitute_accuracy", "match_clean",
@@ -211,6 +211,25 @@ def substitute_attack(target, substitute, x_seed, x_attack, y_attack, *, n_class
         if state_dir is not None:
             _save_state(state_dir, rnd, x, labels, queries, records)
     return pd.DataFrame(records, columns=RECORD_COLUMNS)
+
+
+def train_substitute(target, substitute, x_seed, *, n_classes: int, rounds: int = 6, lam: float = 0.1,
+                     cap: int = 400, seed: int = 0):
+    """The substitute of the last of ``rounds`` rounds of :func:`substitute_attack`'s
+    loop (same seeds, same set growth), and the oracle queries it cost: for attacks
+    that need the final substitute only (zerolib.robustness makes its adversaries at
+    every eps of a grid)."""
+    if rounds < 1 or cap < 2 * len(x_seed) or lam <= 0:
+        raise ValueError("need rounds >= 1, cap >= 2 * len(x_seed) and lam > 0")
+    x, labels = x_seed.clone(), predict(target, x_seed).cpu()
+    queries = len(x_seed)
+    for rnd in range(1, rounds + 1):
+        model = substitute.fit(x, labels, n_classes, _round_seed(seed, rnd, 1))
+        if rnd < rounds:
+            kept, kept_labels, new = grow(x, labels, substitute, model, lam, cap, seed, rnd)
+            x, labels = torch.cat([kept, new]), torch.cat([kept_labels, predict(target, new).cpu()])
+            queries += len(new)
+    return model, queries
 
 
 # ----------------------------------------------------------------- many targets

@@ -41,6 +41,7 @@ __all__ = [
     "CrossEntropy",
     "OneHotMSE",
     "CodewordMSE",
+    "ScoreMargin",
     "make_loss",
     "PAPER_B_VARIANTS",
 ]
@@ -222,6 +223,44 @@ class CodewordMSE(LossAdapter):
 
     def __repr__(self) -> str:
         return f"CodewordMSE({self.codebook!r}, from_logits={self.from_logits})"
+
+
+class ScoreMargin(LossAdapter):
+    """The margin loss on another adapter's scores: ``max_{j != y} s_j - s_y``.
+
+    The loss an attack maximises to cross the decision boundary whatever the head
+    (Carlini & Wagner's margin, AutoAttack's checks): on a softmax-MSE or codebook
+    model it does not saturate as their own losses can, so a PGD on it tells a flat
+    loss (gradient masking) from real robustness. Prediction and scores are the
+    wrapped adapter's.
+    """
+
+    def __init__(self, adapter: LossAdapter):
+        if not isinstance(adapter, LossAdapter):
+            raise TypeError(f"adapter must be a LossAdapter, got {type(adapter).__name__}")
+        self.adapter = adapter
+        self.from_logits = adapter.from_logits
+
+    def activate(self, outputs):
+        return self.adapter.activate(outputs)
+
+    def losses(self, outputs, y):
+        s = self.adapter.scores(outputs)
+        true = s.gather(1, y[:, None]).squeeze(1)
+        other = s.masked_fill(F.one_hot(y, s.shape[1]).bool(), float("-inf")).amax(1)
+        return other - true
+
+    def scores(self, outputs):
+        return self.adapter.scores(outputs)
+
+    def predict(self, outputs):
+        return self.adapter.predict(outputs)
+
+    def n_classes(self, outputs):
+        return self.adapter.n_classes(outputs)
+
+    def __repr__(self) -> str:
+        return f"ScoreMargin({self.adapter!r})"
 
 
 #: paper B's model variants -> (adapter class, number of model outputs)

@@ -1,0 +1,162 @@
+"""The audit over model families (zerolib.robustness): a linear model's white-box row
+against the box-constrained closed form, HopSkipJump never closer than the exact
+distance to the hyperplane, the transfer matrix against the curves, the paper-A curve
+never below the worst case, the margin loss, the final substitute against the attack's
+own record, and a finished seed read back instead of recomputed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from zerolib import load_dataset
+from zerolib.blackbox import NetSubstitute, seed_and_attack_split, substitute_attack, train_substitute
+from zerolib.losses import CodewordMSE, Codebook, CrossEntropy, ScoreMargin
+from zerolib.models import LinearSVMClassifier, predict
+from zerolib.robustness import audit_families, audit_seed
+from zerolib.scd import SCD01Classifier
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+EPS = [0.0, 0.05, 0.1, 0.3]
+SETTINGS = dict(eps_values=EPS, eps_matrix=0.1, seed=3, n_audit=40, n_seed_points=20, pgd_steps=3,
+                hsj={"max_queries": 150, "init_evals": 20, "max_evals": 40},
+                substitute=NetSubstitute(epochs=3), rounds=2, cap=80, progress=False)
+
+
+@pytest.fixture(scope="module")
+def task():
+    d = load_dataset("digits", classes=[0, 1], seed=0)
+    fams = {"SVM": LinearSVMClassifier(random_state=0, device="cpu").fit(d.x_train, d.y_train),
+            "SCD01": SCD01Classifier(n_votes=1, n_iter=30, random_state=0, device="cpu").fit(d.x_train, d.y_train)}
+    return d, fams, audit_families(fams, d.x_test, d.y_test, **SETTINGS)
+
+
+def _audited(d):
+    _, a_idx = seed_and_attack_split(len(d.x_test), SETTINGS["n_seed_points"], SETTINGS["seed"],
+                                     SETTINGS["n_audit"])
+    return d.x_test[a_idx], d.y_test[a_idx].long()
+
+
+def _linear(model):
+    w = torch.as_tensor(np.asarray(model.coef_, dtype=np.float64)).reshape(-1)
+    b = float(np.asarray(model.intercept_, dtype=np.float64).reshape(-1)[0])
+    return w, b
+
+
+def test_linear_white_box_row_is_the_box_constrained_closed_form(task):
+    d, fams, r = task
+    x, y = _audited(d)
+    w, b = _linear(fams["SVM"])
+    flat = x.flatten(1).double()
+    s = (2 * y - 1).double()
+    margin = s * (flat @ w + b)
+    # the attacker lowers the margin by moving each pixel against s * w_i, as far as eps and the box allow
+    room = torch.where((s[:, None] * w[None]) > 0, flat, 1 - flat)
+    c = r["curves"]
+    for eps in EPS:
+        worst_margin = margin - (w.abs()[None] * room.clamp(max=eps)).sum(1)
+        expected = 100.0 * float((worst_margin > 0).double().mean())
+        got = c[(c.family == "SVM") & (c.attack == "sign(w)") & (c.eps == eps)].accuracy.item()
+        assert got == pytest.approx(expected, abs=1e-9), eps
+
+
+def test_decision_distances_never_beat_the_exact_distance(task):
+    d, fams, r = task
+    x, y = _audited(d)
+    w, b = _linear(fams["SVM"])
+    exact = ((x.flatten(1).double() @ w + b).abs() / w.norm()).numpy()
+    right = (predict(fams["SVM"], x) == y).numpy()
+    med = r["distances"].set_index(["family", "attack"]).loc[("SVM", "HSJ L2"), "median"]
+    assert med >= np.median(exact[right]) - 1e-6
+    assert set(r["distances"].norm) == {"L2", "Linf"}
+
+
+def test_transfer_matrix_matches_the_curves_and_worst_case_is_a_minimum(task):
+    _, _, r = task
+    c, m = r["curves"], r["transfer"].set_index(["source", "target"]).accuracy
+    at = c[c.eps == 0.1].set_index(["family", "attack"]).accuracy
+    assert m[("SVM", "SVM")] == pytest.approx(at[("SVM", "sign(w)")])
+    assert m[("SVM", "SCD01")] == pytest.approx(at[("SCD01", "from SVM")])
+    assert m[("SCD01", "SVM")] == pytest.approx(at[("SVM", "from SCD01")])
+    for (fam, eps), g in c.groupby(["family", "eps"]):
+        worst = g[g.attack == "worst case"].accuracy.item()
+        single = g[~g.kind.isin(["all", "paper A"])].accuracy
+        assert worst <= single.min() + 1e-9
+        assert g[g.attack == "paper A's attacks"].accuracy.item() >= worst - 1e-9  # a subset of the attacks
+    f = r["flags"]
+    assert (f[f.check == "eps 0 gives the clean accuracy"].ok).all()
+    assert not f[(f.family == "SCD01") & f.check.str.startswith("decision-based")].shape[0]  # 01 loss: no gradient check
+
+
+def test_score_margin_is_the_largest_other_score_minus_the_true_one():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 4, generator=g)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    loss = ScoreMargin(CrossEntropy()).losses(z, y)
+    for i in range(6):
+        other = max(float(z[i, j]) for j in range(4) if j != y[i])
+        assert float(loss[i]) == pytest.approx(other - float(z[i, y[i]]))
+    code = CodewordMSE(Codebook.from_seed(3, 16, 1))
+    out = torch.randn(5, 16, generator=g)
+    m = ScoreMargin(code)
+    assert torch.equal(m.predict(out), code.predict(out))
+    assert ((m.losses(out, m.predict(out)) <= 0)).all()  # the predicted class has the largest score
+
+
+def test_train_substitute_is_the_attacks_last_round():
+    d = load_dataset("digits", classes=[0, 1], seed=0)
+    target = LinearSVMClassifier(random_state=0, device="cpu").fit(d.x_train, d.y_train)
+    sub = NetSubstitute(epochs=2)
+    x_seed, x_att, y_att = d.x_test[:20], d.x_test[20:80], d.y_test[20:80]
+    rec = substitute_attack(target, sub, x_seed, x_att, y_att, n_classes=2, rounds=3, eps=0.2, cap=80, seed=5,
+                            progress=False)
+    model, queries = train_substitute(target, sub, x_seed, n_classes=2, rounds=3, cap=80, seed=5)
+    adv = sub.adversaries(model, x_att, y_att, 0.2)
+    assert 100 * float((predict(target, adv) == y_att).float().mean()) == pytest.approx(
+        100 * rec.target_accuracy.iloc[-1])
+    assert queries == 20 + 20 + 40  # seed points, then the set doubles 20 -> 40 -> 80 (the cap)
+
+
+def test_a_finished_seed_is_read_back(task, tmp_path, monkeypatch):
+    d, fams, _ = task
+    small = dict(SETTINGS, eps_values=[0.0, 0.1], n_audit=10)
+    first = audit_seed(fams, d.x_test, d.y_test, state_dir=tmp_path, **small)
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed a finished seed")
+
+    monkeypatch.setattr("zerolib.robustness.audit_families", boom)
+    again = audit_seed(fams, d.x_test, d.y_test, state_dir=tmp_path, **small)
+    for k in first:
+        pd.testing.assert_frame_equal(first[k].reset_index(drop=True), again[k].reset_index(drop=True),
+                                      check_dtype=False)
+
+
+def test_unknown_family_is_refused(task):
+    d, fams, _ = task
+    with pytest.raises(ValueError, match="unknown families"):
+        audit_families({"ResNet": fams["SVM"]}, d.x_test, d.y_test, **SETTINGS)
+
+
+def test_label_only_starts_are_the_nearest_other_labelled_pool_points():
+    g = torch.Generator().manual_seed(0)
+    pool, x = torch.rand(30, 1, 4, 4, generator=g), torch.rand(8, 1, 4, 4, generator=g)
+    w = torch.randn(16, generator=g)
+
+    class Sign(torch.nn.Module):
+        def forward(self, z):
+            s = z.flatten(1) @ w - float(pool.flatten(1).mean(0) @ w)
+            return torch.stack([-s, s], 1)
+
+    model = Sign()
+    y = predict(model, x)
+    from zerolib.robustness import label_only_starts
+    starts = label_only_starts(model, x, y, pool)
+    labels = predict(model, pool)
+    for i in range(len(x)):
+        others = [j for j in range(len(pool)) if labels[j] != y[i]]
+        j = min(others, key=lambda j: float((x[i] - pool[j]).double().norm()))
+        assert torch.equal(starts[i], pool[j])
