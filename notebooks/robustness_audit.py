@@ -215,8 +215,9 @@ pa = over_seeds(at, ["family", "attack"]).query("attack == \"paper A's attacks\"
 l2 = over_seeds(dist[dist.attack == "HSJ L2"], ["family"], value="median").set_index("family")["mean"]
 hsj_succ = over_seeds(dist, ["family", "attack"], value="success").groupby("family")["mean"].max()
 gm = flags[flags.check.str.startswith("decision-based")].groupby("family").ok.all()
+lo, hi = hsj_succ[list(ZERO_ONE)].min(), hsj_succ[list(ZERO_ONE)].max()
 lines = [f"**Are 01-loss models robust to label-only attacks?** HopSkipJump, which needs neither a gradient nor "
-         f"a substitute, breaks up to {hsj_succ[list(ZERO_ONE)].min():.0f}-{hsj_succ[list(ZERO_ONE)].max():.0f} % "
+         f"a substitute, breaks {f'{lo:.0f} %' if lo == hi else f'{lo:.0f} % to {hi:.0f} %'} "
          f"of the 01-loss models' correctly classified rows within {hsj.get('max_queries')} queries; its median "
          f"L2 distance is " + ", ".join(f"{f} {l2[f]:.2f}" for f in ZERO_ONE) + " against "
          + ", ".join(f"{f} {l2[f]:.2f}" for f in ("SVM", "MLP", "MLP400")) + " for the convex ones. "
