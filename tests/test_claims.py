@@ -126,3 +126,27 @@ def test_report_puts_ours_beside_the_paper_and_recomputes_verdicts(tmp_path):
 
 def test_report_with_nothing_run(tmp_path):
     assert "No profile has finished" in write_report(tmp_path).read_text()
+
+
+def test_report_shows_the_audit_worst_case_beside_paper_a_and_the_flags(tmp_path):
+    prof = tmp_path / "cifar10-cpu" / "robustness_audit"
+    prof.mkdir(parents=True)
+    curves = [{"seed": s, "family": f, "eps": e, "attack": a, "kind": k, "accuracy": v + 2 * s}
+              for s in range(2) for f in ("SVM", "MLP01")
+              for e, a, k, v in ((0.0, "worst case", "all", 90.0), (0.0625, "worst case", "all", 20.0),
+                                 (0.0625, "paper A's attacks", "paper A", 50.0), (0.0625, "FGSM", "white-box", 60.0))]
+    flags = [{"seed": s, "family": f, "check": "the largest eps reaches 0 %", "ok": s == 0}
+             for s in range(2) for f in ("SVM", "MLP01")]
+    dist = [{"seed": s, "family": f, "attack": a, "norm": a[4:], "median": 1.0 + s, "success": 100.0,
+             "queries": 500.0} for s in range(2) for f in ("SVM", "MLP01") for a in ("HSJ L2", "HSJ Linf")]
+    for name, rows in (("curves", curves), ("flags", flags), ("distances", dist)):
+        pd.DataFrame(rows).to_csv(prof / f"{name}_per_seed.csv", index=False)
+    (prof / "run.json").write_text(json.dumps({
+        "notebook": "robustness_audit", "status": "ok", "seconds": 60, "started": "2026-12-03",
+        "git": {"commit": "abc"}, "device": {"cpu_count": 2},
+        "parameters": {"dataset": "cifar10", "n_seeds": 2, "eps_matrix": 0.0625}}))
+    text = write_report(tmp_path).read_text()
+    # worst case over seeds: 20 + (0, 2) -> 21.0 ± 1.4; paper A alone 51.0 ± 1.4; medians 1.5 ± 0.7
+    assert "| SVM | 91.0 ± 1.4 | 21.0 ± 1.4 |" in text
+    assert "| MLP01 | 51.0 ± 1.4 | 21.0 ± 1.4 | 1.500 ± 0.707 | 1.500 ± 0.707 |" in text
+    assert "| MLP01 | 1/2 |" in text

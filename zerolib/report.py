@@ -23,7 +23,7 @@ from .claims import (BLACKBOX_CLAIMS, FIG4_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, TAB
                      TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, TABLE_IV_CLAIMS,
                      conv_bound_cells, curve_cells, judge_all, table_i_cells, table_iii_cells, table_iv_cells)
 from .results import atomic_write
-from .spread import fmt, over_seeds
+from .spread import fmt, over_seeds, wide
 
 __all__ = ["write_report", "profile_sections"]
 
@@ -364,8 +364,47 @@ def _lipschitz(d: Path, dataset: str, verdict_rows: list) -> list[str]:
                   _verdict_table(verdicts), ""]
 
 
+def _robustness_audit(d: Path, dataset: str, verdict_rows: list) -> list[str]:
+    """Beyond the papers: robust accuracy of every family under the worst case of all
+    attacks, beside paper A's attacks alone, HopSkipJump's distances and the flags."""
+    files = {k: d / f"{k}_per_seed.csv" for k in ("curves", "flags", "distances")}
+    if not all(f.is_file() for f in files.values()):
+        return []
+    from .robustness import FAMILIES
+
+    curves, flags, dist = (pd.read_csv(files[k]) for k in ("curves", "flags", "distances"))
+    worst = over_seeds(curves[curves.attack == "worst case"], ["family", "eps"])
+    cols = [f"{e:g}" for e in sorted(worst.eps.unique())]
+    worst = worst.assign(eps=worst.eps.map(lambda e: f"{e:g}"))
+    rob = wide(worst, "family", "eps", rows=[f for f in FAMILIES if f in set(worst.family)], cols=cols)
+    rob.index.name = "family / Linf eps"
+    pa = curves[curves.attack == "paper A's attacks"]
+    rec = _records(d.parent).get("robustness_audit", {}).get("parameters", {})
+    eps_m = float(rec.get("eps_matrix", pa.eps.max()))
+    both = over_seeds(curves[(curves.eps == eps_m) & curves.attack.isin(["worst case", "paper A's attacks"])],
+                      ["family", "attack"])
+    cmp_ = wide(both, "family", "attack", rows=list(rob.index), cols=["paper A's attacks", "worst case"])
+    med = wide(over_seeds(dist, ["family", "attack"], value="median"), "family", "attack", digits=3,
+               rows=list(rob.index))
+    cmp_ = cmp_.join(med.add_prefix("median distance, "))
+    cmp_.index.name = "family"
+    fl = flags.groupby(["family", "check"], sort=False).ok.agg(lambda v: f"{int(v.sum())}/{len(v)}").unstack()
+    fl = fl.reindex(list(rob.index)).fillna("n/a")
+    fl.index.name = "family / check (seeds passing)"
+    n = curves.seed.nunique()
+    return [f"#### Beyond the papers: robustness audit, classes 0 vs 1, accuracy (%) under the worst case of all "
+            f"attacks per image, mean ± sd over {n} seeds", "",
+            "Attacks: paper A's own (sign(w), hidden-node, FGSM), PGD on the model's loss and on its score "
+            "margin, transfer from every other family, a Papernot substitute, HopSkipJump L2 and Linf "
+            "(label-only). No paper number exists for these.", "", _md_table(rob), "",
+            f"At eps {eps_m:g}: paper A's attacks alone vs the worst case, and HopSkipJump's median distance "
+            "(L2 run: L2; Linf run: Linf):", "", _md_table(cmp_), "",
+            "Flags (Carlini et al. 2019; each computed per seed):", "", _md_table(fl), "",
+            _figures(d, ["robust_accuracy.png", "transfer_matrix.png"]), ""]
+
+
 SECTIONS = [("blackbox", _blackbox), ("discretization", _discretization), ("cnn_comparison", _cnn_comparison),
-            ("loss_targets", _loss_targets), ("lipschitz", _lipschitz)]
+            ("loss_targets", _loss_targets), ("lipschitz", _lipschitz), ("robustness_audit", _robustness_audit)]
 
 
 def profile_sections(profile_dir: Path) -> tuple[list[str], list[pd.DataFrame]]:
