@@ -115,6 +115,18 @@ def test_records_and_executed_notebooks_name_no_machine_path(project: Path):
     assert record["parameters"]["output_dir"] == "../outputs/tiny/writer"  # relative to notebooks/
 
 
+def test_scrub_paths_replaces_root_home_and_kernel_cell_files(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record = tmp_path / "record.txt"
+    record.write_text(f"{root}/notebooks/a.py\n{Path.home()}/.cache/x\n"
+                      "/tmp/ipykernel_48213/3517.py:4: FutureWarning\n/tmp/ipykernel_notes/keep\n")
+    study.scrub_paths(record, root)
+    assert record.read_text().splitlines() == [
+        "./notebooks/a.py", "~/.cache/x", "<ipykernel>/3517.py:4: FutureWarning",
+        "/tmp/ipykernel_notes/keep"]
+
+
 def test_report_command_writes_the_report(project: Path):
     study.main(["--root", str(project), "run", "--profile", "tiny"])
     assert study.main(["--root", str(project), "report"]) == 0

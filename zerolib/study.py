@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -172,10 +173,12 @@ def git_commit(root: Path) -> dict[str, Any]:
 
 def scrub_paths(path: Path, root: Path) -> None:
     """Rewrite ``path`` (an executed notebook or a record) with this machine's absolute
-    paths made relative: the project root becomes ``.`` and the home folder ``~``, so a
-    published result (a warning's file name, say) names no machine."""
+    paths made relative: the project root becomes ``.``, the home folder ``~`` and the
+    kernel's cell files (``/tmp/ipykernel_<pid>/``) ``<ipykernel>/``, so a published result
+    (a warning's file name, say) names no machine."""
     text = path.read_text()
     new = text.replace(str(root.resolve()), ".").replace(str(Path.home()), "~")
+    new = re.sub(r"/tmp/ipykernel_\d+/", "<ipykernel>/", new)
     if new != text:
         from zerolib.results import atomic_write
 
