@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[dev,lab]'
+	$(PIP) install --quiet -e '.[dev,lab,cluster]'
 	$(PIP) install --quiet --no-deps torchattacks==3.5.1 adversarial-robustness-toolbox==1.20.1
 	touch $@
 

@@ -41,6 +41,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i has random_state seed + i
 n_seeds: int = 2                 # independent seeds behind every curve
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 classes: list = [0, 1]           # the binary task (paper: 0 vs 1)
 n_train: int = 0                 # stratified training subsample of the binary task (0: all rows)
@@ -76,11 +77,11 @@ from zerolib.cache import ModelCache
 from zerolib.claims import BLACKBOX_CLAIMS, curve_cells, judge_all
 from zerolib.plots import plot_curves
 from zerolib.results import ResultDir
-from zerolib.spread import over_seeds
+from zerolib.spread import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 tasks = {"binary": (list(classes), n_train)}
 if multiclass:
     tasks["multiclass"] = (None, n_train_multiclass)

@@ -40,6 +40,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i has random_state seed + i
 n_seeds: int = 3                 # independent seeds behind every number
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 n_train: int = 0                 # stratified training subsample (0: all rows)
 n_test: int = 0                  # stratified test subsample (0: all rows)
@@ -65,11 +66,11 @@ from zerolib import load_dataset, paper, suite
 from zerolib.cache import ModelCache
 from zerolib.claims import TABLE_I_CLAIMS, judge_all, table_i_cells
 from zerolib.results import ResultDir
-from zerolib.spread import over_seeds, wide
+from zerolib.spread import over_seeds, seed_list, wide
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 data = load_dataset(dataset, n_train=n_train or None, n_test=n_test or None, seed=seed, flatten=True)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed, "classes": "all"}
 print(f"{dataset}: {len(data.x_train)} training and {len(data.x_test)} test rows, {data.x_train.shape[1]} "

@@ -72,11 +72,11 @@ from zerolib.cache import ModelCache
 from zerolib.claims import FIG7_CLAIMS, curve_cells, judge_all
 from zerolib.plots import plot_curves
 from zerolib.results import ResultDir
-from zerolib.spread import over_seeds
+from zerolib.spread import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds)
 
 # %% [markdown]
 # ## The class pair where MLP01 is most accurate

@@ -41,6 +41,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i has random_state seed + i
 n_seeds: int = 2                 # independent seeds behind every number
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 classes: list = [0, 1]           # the binary task (paper: 0 vs 1)
 n_train: int = 0                 # stratified training subsample (0: all rows)
@@ -81,12 +82,12 @@ from zerolib.cache import ModelCache
 from zerolib.claims import FIG6_CLAIMS, TABLE_IV_CLAIMS, curve_cells, judge_all, table_iv_cells
 from zerolib.plots import plot_curves
 from zerolib.results import ResultDir
-from zerolib.spread import long_form, over_seeds, wide
+from zerolib.spread import long_form, over_seeds, seed_list, wide
 from zerolib.transfer import paper_attack, transfer_table
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 names = list(suite.MODEL_NAMES)
 
 

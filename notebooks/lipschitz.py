@@ -43,6 +43,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i uses seed + i
 n_seeds: int = 2                 # independent seeds behind every number
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 n_train: int = 0                 # stratified training subsample of the networks (0: all rows)
 net: str = "densenet_small"      # zerolib network (paper: densenet, depth 40 and growth 12)
@@ -72,11 +73,11 @@ from zerolib.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
 from zerolib.lipschitz import first_layer_bounds, layer_bounds
 from zerolib.loss_targets import HEAD_MODELS, fit_heads
 from zerolib.results import ResultDir
-from zerolib.spread import fmt, over_seeds
+from zerolib.spread import fmt, over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 data = load_dataset(dataset, n_train=n_train or None, seed=seed)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed}
 in_shape, k = tuple(data.x_train.shape[1:]), data.n_classes

@@ -36,6 +36,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i uses seed + i
 n_seeds: int = 2                 # independent seeds behind every number
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 n_train: int = 0                 # stratified training subsample (0: all rows)
 net: str = "densenet_small"      # zerolib network (paper: densenet, depth 40 and growth 12)
@@ -67,11 +68,11 @@ from zerolib.losses import Codebook
 from zerolib.models import predict
 from zerolib.plots import plot_adversaries
 from zerolib.results import ResultDir
-from zerolib.spread import over_seeds
+from zerolib.spread import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 untargeted = thin(UNTARGETED, max_steps) if max_steps else UNTARGETED
 targeted = thin(TARGETED, max_steps) if max_steps else TARGETED
 out.json({"untargeted": grid_spec(untargeted), "targeted": grid_spec(targeted), "code_seed": code_seed,

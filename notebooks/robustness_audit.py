@@ -34,6 +34,7 @@
 # %% tags=["parameters"]
 seed: int = 0                    # base seed: run i uses seed + i
 n_seeds: int = 2                 # independent seeds behind every number
+run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 classes: list = [0, 1]           # the binary task every family is trained on (paper A's)
 n_train: int = 0                 # stratified training subsample of the task for paper A's models (0: all)
@@ -64,12 +65,12 @@ from zerolib.blackbox import NetSubstitute
 from zerolib.cache import ModelCache
 from zerolib.results import ResultDir
 from zerolib.robustness import FAMILIES, ZERO_ONE, audit_seed, fit_families
-from zerolib.spread import over_seeds, wide
+from zerolib.spread import over_seeds, seed_list, wide
 from zerolib.study import package_code_hash
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds, run_seeds)
 data = load_dataset(dataset, classes=list(classes), n_train=n_train or None, seed=seed)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed, "classes": list(classes)}
 net_data = load_dataset(dataset, classes=list(classes), n_train=n_train_nets or None, seed=seed)
@@ -92,11 +93,11 @@ frames = {}
 for s in seeds:
     fams = fit_families(data, data_key, s, models=models, n_votes=n_votes, net_data=net_data, net_key=net_key,
                         nets=nets, heads=heads, device=device, cache=cache)
-    state = cache.state_dir({"class": "RobustnessAudit", "data": data_key, "net_data": net_key, "seed": s,
-                             "models": models, "n_votes": n_votes, "nets": nets, "heads": heads,
-                             "settings": settings, "substitute": substitute, "code": package_code_hash()})
-    r = audit_seed(fams, data.x_test, data.y_test, state_dir=state, seed=s,
-                   substitute=NetSubstitute(device=device, **substitute), **settings)
+    with cache.job({"class": "RobustnessAudit", "data": data_key, "net_data": net_key, "seed": s,
+                    "models": models, "n_votes": n_votes, "nets": nets, "heads": heads,
+                    "settings": settings, "substitute": substitute, "code": package_code_hash()}) as state:
+        r = audit_seed(fams, data.x_test, data.y_test, state_dir=state, seed=s,
+                       substitute=NetSubstitute(device=device, **substitute), **settings)
     for k, v in r.items():
         frames.setdefault(k, []).append(v.assign(seed=s))
 frames = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}

@@ -69,12 +69,12 @@ from zerolib import load_dataset, paper, suite
 from zerolib.cache import ModelCache
 from zerolib.claims import TABLE_III_CLAIMS, judge_all, table_iii_cells
 from zerolib.results import ResultDir
-from zerolib.spread import long_form, over_seeds, wide
+from zerolib.spread import long_form, over_seeds, seed_list, wide
 from zerolib.transfer import eps_sweep, paper_attack, transfer_table
 
 out = ResultDir(output_dir)
 cache = ModelCache()
-seeds = [seed + i for i in range(n_seeds)]
+seeds = seed_list(seed, n_seeds)
 data = load_dataset(dataset, classes=classes, n_train=n_train or None, n_test=n_test or None, seed=seed)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed, "classes": list(classes)}
 names = list(suite.MODEL_NAMES)

@@ -75,15 +75,6 @@ def test_profiles_only_set_declared_parameters(profile: Path):
     assert set(raw.get("notebooks", {})) <= {p.stem for p in NOTEBOOKS}
 
 
-@pytest.fixture(scope="module")
-def quick_study(tmp_path_factory) -> Path:
-    """Every notebook executed once on the quick profile, into a temporary output root."""
-    output_root = tmp_path_factory.mktemp("outputs")
-    code = study.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root)])
-    assert code == 0, "the quick study failed; see the stderr above"
-    return output_root / "quick"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_quick_profile(quick_study: Path, path: Path):

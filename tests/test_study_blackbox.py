@@ -106,19 +106,22 @@ def test_fit_net_is_cached_as_safetensors_and_damage_retrains(digits, tmp_path):
         cache.fit_net(*args, seed=0, train_settings={"seed": 3})
 
 
-def test_state_dir_is_per_key():
+def test_job_folder_is_per_key():
     import tempfile
 
     with tempfile.TemporaryDirectory() as root:
         cache = ModelCache(root)
-        a, b = cache.state_dir({"class": "Job", "x": 1}), cache.state_dir({"class": "Job", "x": 2})
-        assert a != b and a == cache.state_dir({"class": "Job", "x": 1})
+        with cache.job({"class": "Job", "x": 1}) as a, cache.job({"class": "Job", "x": 2}) as b:
+            assert a != b
+        with cache.job({"class": "Job", "x": 1}) as again:
+            assert again == a
         (a / "state").write_text("kept")
-        assert (cache.state_dir({"class": "Job", "x": 1}) / "state").read_text() == "kept"
+        with cache.job({"class": "Job", "x": 1}) as again:
+            assert (again / "state").read_text() == "kept"
         # a folder that holds another key (a hash clash, a hand edit) is emptied, never reused
         (a / "key.json").write_text(json.dumps({"class": "Job", "x": 99}))
-        again = cache.state_dir({"class": "Job", "x": 1})
-        assert again == a and not (a / "state").exists()
+        with cache.job({"class": "Job", "x": 1}) as again:
+            assert again == a and not (a / "state").exists()
         assert json.loads((a / "key.json").read_text()) == {"class": "Job", "x": 1}
 
 

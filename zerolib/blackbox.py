@@ -30,6 +30,7 @@ as an uninterrupted run (every round's randomness is derived from (seed, round))
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -258,7 +259,7 @@ def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed:
 
     With ``keys`` (``{name: the target's cache key}``, e.g. from
     :func:`zerolib.suite.model_key`) and ``data_key`` (what ``x_test`` is), each run
-    keeps its rounds in a :meth:`ModelCache.state_dir`, so a killed run resumes and
+    keeps its rounds in a :meth:`ModelCache.job` folder (locked while it runs), so a killed run resumes and
     another notebook asking for the same run (same target, substitute, attack
     settings and test data) reads it instead of recomputing it.
     """
@@ -274,14 +275,14 @@ def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed:
                     seed=int(seed))
     frames = []
     for name, target in targets.items():
-        state = None
-        if keys is not None:
-            state = cache.state_dir({"class": "SubstituteAttack", "target": keys[name], "data": data_key,
-                                     "substitute": substitute_key(substitute),
-                                     "attack": dict(settings, n_seed_points=int(n_seed_points),
-                                                    n_attack=None if n_attack is None else int(n_attack))})
-        r = substitute_attack(target, substitute, x_test[s_idx], x_test[a_idx], y_test[a_idx], state_dir=state,
-                              progress=progress, **settings)
+        job = nullcontext(None) if keys is None else cache.job(
+            {"class": "SubstituteAttack", "target": keys[name], "data": data_key,
+             "substitute": substitute_key(substitute),
+             "attack": dict(settings, n_seed_points=int(n_seed_points),
+                            n_attack=None if n_attack is None else int(n_attack))})
+        with job as state:
+            r = substitute_attack(target, substitute, x_test[s_idx], x_test[a_idx], y_test[a_idx], state_dir=state,
+                                  progress=progress, **settings)
         r[PERCENT_COLUMNS] *= 100.0
         frames.append(r.assign(target=name, seed=int(seed)))
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]

@@ -10,6 +10,12 @@ name under :func:`cache_root`:
         key.json                           the full key, for a reader
         COMPLETE                           written last: the entry is finished
 
+Concurrency: several processes (the parallel runner's workers) may share a cache.
+Each entry has a lock file (``<root>/.locks/<folder>.lock``, an ``fcntl.flock`` the
+operating system releases when its holder dies), held while the entry is trained
+or a job's state folder is in use: two tasks needing the same model train it
+once, the second waits and loads the first one's fit.
+
 Only an entry with ``COMPLETE`` whose ``key.json`` equals the key and whose
 model loads is reused; anything else (a fit killed half-way, a corrupt file) is
 retrained and overwritten, never loaded. Files are safetensors + JSON, never
@@ -19,12 +25,14 @@ pickle. The place is one setting: ``ZEROLIB_MODELS``, default
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .results import write_json
 
@@ -99,18 +107,42 @@ class ModelCache:
         except Exception:
             return None
 
+    @contextmanager
+    def lock(self, key: dict[str, Any]) -> Iterator[None]:
+        """Hold the entry's lock (blocking while another process holds it)."""
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{self.path(key).name}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _get_or_make(self, key: dict[str, Any], read: Callable[[], Any], make: Callable[[], Any]):
+        """``read()`` the entry, else make it under its lock; whoever waited on the lock
+        reads what the holder made (first writer wins, nobody trains twice)."""
+        found = read()
+        if found is None:
+            with self.lock(key):
+                found = read()
+                if found is None:
+                    self.misses += 1
+                    return make()
+        self.hits += 1
+        return found
+
     def fit(self, estimator, data: dict[str, Any], X, y=None):
         key = cache_key(estimator, data)
-        model = self.get(key)
-        if model is not None:
-            self.hits += 1
-            model.set_params(device=estimator.device)
+
+        def make():
+            X_, y_ = X() if callable(X) else (X, y)
+            model = estimator.fit(X_, y_)
+            self._commit(key, model.save)
             return model
-        if callable(X):
-            X, y = X()
-        model = estimator.fit(X, y)
-        self._commit(key, model.save)
-        self.misses += 1
+
+        model = self._get_or_make(key, lambda: self.get(key), make)
+        model.set_params(device=estimator.device)
         return model
 
     def _commit(self, key: dict[str, Any], save: Callable[[Path], Any]) -> None:
@@ -162,33 +194,34 @@ class ModelCache:
             net.load_state_dict(load_file(str(folder / "weights.safetensors")))
             return net.eval()
 
-        net = self._read(key, load)
-        if net is not None:
-            self.hits += 1
+        def make():
+            net = build()
+            X_, y_ = X() if callable(X) else (X, y)
+            train(net, (X_, y_), seed=int(seed), device=device, progress=False, **settings)
+            net = net.cpu().eval()
+            state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+            self._commit(key, lambda tmp: save_file(state, str(tmp / "weights.safetensors")))
             return net
-        net = build()
-        if callable(X):
-            X, y = X()
-        train(net, (X, y), seed=int(seed), device=device, progress=False, **settings)
-        net = net.cpu().eval()
-        state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-        self._commit(key, lambda tmp: save_file(state, str(tmp / "weights.safetensors")))
-        self.misses += 1
-        return net
 
-    def state_dir(self, key: dict[str, Any]) -> Path:
-        """A folder for a resumable job's own state files (``key['class']`` names the
-        kind of job), created with ``key.json``; a folder holding another key is
-        emptied first. The job writes its files atomically itself."""
+        return self._get_or_make(key, lambda: self._read(key, load), make)
+
+    @contextmanager
+    def job(self, key: dict[str, Any]) -> Iterator[Path]:
+        """``with cache.job(key) as folder:`` a resumable job's own state folder
+        (``key['class']`` names the kind of job), held under the entry's lock for the
+        whole block, so two tasks running the same job run it once: the second finds
+        the first one's finished state. The folder is created with ``key.json``; one
+        holding another key is emptied first. The job writes its files atomically."""
         key = _jsonable(key)
         folder = self.path(key)
-        try:
-            same = json.loads((folder / "key.json").read_text()) == key
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            write_json(folder / "key.json", key)
-        return folder
+        with self.lock(key):
+            try:
+                same = json.loads((folder / "key.json").read_text()) == key
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                if folder.exists():
+                    shutil.rmtree(folder)
+                folder.mkdir(parents=True)
+                write_json(folder / "key.json", key)
+            yield folder

@@ -22,7 +22,7 @@ DeepFool's grid values are step limits of one deterministic run (``nested``): a
 row's iterate after m steps does not depend on the limit, so one run to the
 largest limit records all four cells.
 
-Resuming: with ``store`` (a folder, e.g. ``ModelCache.state_dir``) each cell's rows
+Resuming: with ``store`` (a folder, e.g. ``ModelCache.job``) each cell's rows
 are written there atomically once computed and read back on a rerun.
 """
 

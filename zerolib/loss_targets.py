@@ -107,15 +107,16 @@ def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttac
         others = {h: m for h, m in models.items() if h != head} if head == source else {}
         codebook = Codebook(model.codebook) if getattr(model, "codebook", None) is not None else None
         for setting, grid in (("untargeted", untargeted), ("targeted", targeted)):
-            store = cache.state_dir({"class": "HeadGrid", "model": keys[head], "setting": setting, "rows": rows_key,
-                                     "grid": grid_spec(grid), "seed": int(seed), "codebook": codebook is not None,
-                                     "transfer_to": {h: keys[h] for h in others} if setting == "untargeted" else {}})
-            table = attack_grid(
-                model, x, y, grid, loss=model.loss, targeted=setting == "targeted",
-                targets=targets if setting == "targeted" else None,
-                codebook=codebook if setting == "targeted" else None,
-                transfer_to=others if setting == "untargeted" else None, seed=seed, store=store,
-                progress=progress)
+            job = cache.job({"class": "HeadGrid", "model": keys[head], "setting": setting, "rows": rows_key,
+                             "grid": grid_spec(grid), "seed": int(seed), "codebook": codebook is not None,
+                             "transfer_to": {h: keys[h] for h in others} if setting == "untargeted" else {}})
+            with job as store:
+                table = attack_grid(
+                    model, x, y, grid, loss=model.loss, targeted=setting == "targeted",
+                    targets=targets if setting == "targeted" else None,
+                    codebook=codebook if setting == "targeted" else None,
+                    transfer_to=others if setting == "untargeted" else None, seed=seed, store=store,
+                    progress=progress)
             frames.append(table.assign(model=head, setting=setting))
     return pd.concat(frames, ignore_index=True)[["model", "setting", *COLUMNS]]
 

@@ -13,7 +13,22 @@ from typing import Sequence
 
 import pandas as pd
 
-__all__ = ["long_form", "over_seeds", "fmt", "wide"]
+__all__ = ["seed_list", "long_form", "over_seeds", "fmt", "wide"]
+
+
+def seed_list(seed: int, n_seeds: int, run_seeds: Sequence[int] = ()) -> list[int]:
+    """The seeds a notebook runs: ``seed + i`` for ``i < n_seeds``, or only ``run_seeds``
+    of them. The parallel runner gives each task one seed this way (its results land in
+    the caches the full run then reads), while the data subsample keeps the base ``seed``,
+    so a seed computes the same numbers alone as beside the others."""
+    if int(n_seeds) < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    seeds = [int(seed) + i for i in range(int(n_seeds))]
+    chosen = [int(s) for s in run_seeds]
+    outside = [s for s in chosen if s not in seeds]
+    if outside:
+        raise ValueError(f"run_seeds {outside} are not among the seeds {seeds} (seed {seed}, n_seeds {n_seeds})")
+    return [s for s in seeds if s in chosen] if chosen else seeds
 
 
 def long_form(table: pd.DataFrame, seed: int, row: str = "source", col: str = "target",

@@ -1,6 +1,7 @@
 """Run the study: every notebook of `notebooks/` on one parameter profile, via papermill.
 
-    python -m zerolib.study run --profile quick [--notebooks toy_outliers ...] [--force]
+    python -m zerolib.study run --profile quick [--notebooks toy_outliers ...] [--seeds 0 1 2] [--force]
+    python -m zerolib.study run --profile quick --workers 2     # in parallel on Dask (zerolib.cluster)
     python -m zerolib.study list
     python -m zerolib.study report    # outputs/REPORT.md: every profile's tables beside the papers'
 
@@ -13,6 +14,8 @@ A profile is `params/<name>.yaml`:
     notebooks:           # per-notebook parameters; each must be declared by that notebook
       toy_outliers:
         n_per_class: 20
+    cluster:             # optional: the job-queue settings of `--cluster slurm` (zerolib.cluster)
+      jobs: 4
 
 Each notebook runs into `outputs/<profile>/<notebook>.ipynb`; its tables and figures go to
 `outputs/<profile>/<notebook>/` (the runner passes that folder as the `output_dir`
@@ -20,6 +23,9 @@ parameter), next to `run.json`, the run record: parameters, seed, package versio
 git commit, duration and a fingerprint of the notebook, the parameters and the package code.
 A rerun skips a notebook whose record says it finished with the same fingerprint and whose
 files are all there, so finished results are never recomputed or lost; `--force` reruns.
+`--seeds` replaces every notebook's `seed` and `n_seeds` (consecutive seeds only: a
+notebook runs seeds `seed + i` for `i < n_seeds`). `--workers`, `--scheduler` and
+`--cluster` run the same notebooks as Dask tasks; see :mod:`zerolib.cluster`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from zerolib.results import write_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RECORD_NAME = "run.json"
+SEED_TASKS = ".seeds"   # outputs/<profile>/.seeds/: the parallel runner's per-seed tasks, removed when done
 REPORTED_PACKAGES = (
     "zerolib", "torch", "torchvision", "numpy", "scikit-learn", "scipy", "pandas",
     "matplotlib", "papermill", "jupytext", "ipykernel", "ipywidgets",
@@ -65,6 +72,7 @@ class Profile:
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)   # the job-queue settings (zerolib.cluster)
 
     @classmethod
     def load(cls, params_dir: Path, name: str) -> "Profile":
@@ -73,16 +81,30 @@ class Profile:
             known = ", ".join(list_profiles(params_dir)) or "none"
             raise StudyError(f"unknown profile {name!r}: no {path} (profiles: {known})")
         raw = yaml.safe_load(path.read_text()) or {}
-        unknown = set(raw) - {"description", "defaults", "notebooks"}
+        unknown = set(raw) - {"description", "defaults", "notebooks", "cluster"}
         if unknown:
             raise StudyError(f"{path}: unknown top-level keys {sorted(unknown)}; "
-                             "expected description, defaults, notebooks")
+                             "expected description, defaults, notebooks, cluster")
+        if not isinstance(raw.get("cluster") or {}, dict):
+            raise StudyError(f"{path}: 'cluster' must be a mapping of job-queue settings")
         notebooks = raw.get("notebooks") or {}
         if not isinstance(notebooks, dict) or not all(isinstance(v or {}, dict) for v in notebooks.values()):
             raise StudyError(f"{path}: 'notebooks' must map notebook names to parameter mappings")
         return cls(name=name, description=raw.get("description", ""),
                    defaults=dict(raw.get("defaults") or {}),
-                   notebooks={k: dict(v or {}) for k, v in notebooks.items()})
+                   notebooks={k: dict(v or {}) for k, v in notebooks.items()},
+                   cluster=dict(raw.get("cluster") or {}))
+
+    def with_seeds(self, seeds: list[int]) -> "Profile":
+        """This profile with every notebook's ``seed`` and ``n_seeds`` replaced by ``seeds``
+        (which must be consecutive: a notebook runs ``seed + i`` for ``i < n_seeds``)."""
+        seeds = [int(s) for s in seeds]
+        if not seeds or seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+            raise StudyError(f"--seeds must be consecutive integers (a notebook runs seed + i for "
+                             f"i < n_seeds), got {seeds}")
+        own = {nb: {k: v for k, v in p.items() if k not in ("seed", "n_seeds")} for nb, p in self.notebooks.items()}
+        return Profile(self.name, self.description, dict(self.defaults, seed=seeds[0], n_seeds=len(seeds)),
+                       own, dict(self.cluster))
 
     def parameters_for(self, notebook: str, declared: set[str]) -> dict[str, Any]:
         """The parameters this profile gives `notebook`, which declares `declared`."""
@@ -219,22 +241,55 @@ def describe_failure(notebook_path: Path, exc) -> str:
     return f"cell {index} ({first_line!r}): {exc.ename}: {exc.evalue}"
 
 
-def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root: Path,
-                 force: bool = False, kernel_name: str = "python3") -> Outcome:
-    """Execute one notebook for `profile`, unless an identical finished run is on disk."""
-    import papermill
-
+def notebook_run(notebook_path: Path, profile: Profile, output_root: Path,
+                 run_seeds: list[int] | None = None) -> tuple[Path, Path, dict[str, Any], dict[str, str]]:
+    """Where a run of the notebook goes and with what: (result folder, executed notebook,
+    parameters, fingerprint). With ``run_seeds`` it is a per-seed task of the parallel
+    runner, kept apart in ``outputs/<profile>/.seeds/<notebook>-seed<s>/``."""
     name = notebook_path.stem
-    result_dir = (output_root / profile.name / name).resolve()
-    executed_path = output_root / profile.name / f"{name}.ipynb"
-    record_path = result_dir / RECORD_NAME
-
     params = profile.parameters_for(name, declared_parameters(notebook_path))
+    if run_seeds is None:
+        result_dir = (output_root / profile.name / name).resolve()
+        executed_path = output_root / profile.name / f"{name}.ipynb"
+    else:
+        params["run_seeds"] = [int(s) for s in run_seeds]
+        result_dir = (output_root / profile.name / SEED_TASKS / seed_task_name(name, run_seeds)).resolve()
+        executed_path = result_dir / f"{name}.ipynb"
     # relative to the notebook's folder (papermill's cwd), so no record names this machine's paths
     params["output_dir"] = os.path.relpath(result_dir, notebook_path.parent.resolve())
     expected = fingerprint(notebook_path, {k: v for k, v in params.items() if k != "output_dir"})
+    return result_dir, executed_path, params, expected
+
+
+def seed_task_name(notebook: str, run_seeds: list[int]) -> str:
+    return f"{notebook}-seed" + "-".join(str(int(s)) for s in run_seeds)
+
+
+def set_kernel_threads(threads: int) -> None:
+    """The torch threads of the kernels this process starts from now on (they inherit the
+    environment), and of this process, so its run record's device says what they got."""
+    import torch
+
+    n = int(threads)
+    if n < 1:
+        raise StudyError(f"threads must be at least 1, got {threads}")
+    os.environ.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
+    torch.set_num_threads(n)
+
+
+def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root: Path,
+                 force: bool = False, kernel_name: str = "python3", run_seeds: list[int] | None = None,
+                 progress: bool = True) -> Outcome:
+    """Execute one notebook for `profile`, unless an identical finished run is on disk
+    (with ``run_seeds``: only those seeds, into the per-seed task folder)."""
+    import papermill
+
+    name = notebook_path.stem
+    label = name if run_seeds is None else seed_task_name(name, run_seeds)
+    result_dir, executed_path, params, expected = notebook_run(notebook_path, profile, output_root, run_seeds)
+    record_path = result_dir / RECORD_NAME
     if not force and is_complete(record_path, executed_path, expected):
-        return Outcome(name, "skipped")
+        return Outcome(label, "skipped")
 
     result_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
@@ -247,7 +302,7 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     try:
         papermill.execute_notebook(
             str(notebook_path), str(executed_path), parameters=params, kernel_name=kernel_name,
-            cwd=str(notebook_path.parent), progress_bar=True, log_output=False,
+            cwd=str(notebook_path.parent), progress_bar=progress, log_output=False,
         )
         status, error = "ok", ""
     except papermill.PapermillExecutionError as exc:
@@ -264,35 +319,47 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
                                if p.is_file() and not p.name.startswith(".") and p.name != RECORD_NAME))
     write_json(record_path, record)
     scrub_paths(record_path, root)
-    return Outcome(name, status, seconds, error)
+    return Outcome(label, status, seconds, error)
 
 
-def run_study(profile_name: str, root: Path, notebooks: list[str] | None = None,
-              force: bool = False, output_root: Path | None = None) -> list[Outcome]:
-    """Run the chosen (default: all) notebooks for a profile; a failure does not stop the rest."""
-    from tqdm.auto import tqdm
-
-    params_dir, notebooks_dir = root / "params", root / "notebooks"
-    output_root = output_root or root / "outputs"
-    profile = Profile.load(params_dir, profile_name)
+def chosen_notebooks(profile: Profile, notebooks_dir: Path, notebooks: list[str] | None) -> list[str]:
+    """The notebooks to run (default: all), after checking the profile and the names."""
     available = list_notebooks(notebooks_dir)
     unknown_in_profile = set(profile.notebooks) - set(available)
     if unknown_in_profile:
-        raise StudyError(f"profile {profile_name!r} names notebooks that do not exist in "
+        raise StudyError(f"profile {profile.name!r} names notebooks that do not exist in "
                          f"{notebooks_dir}: {sorted(unknown_in_profile)}")
     chosen = notebooks or available
     missing = [n for n in chosen if n not in available]
     if missing:
         raise StudyError(f"no such notebooks in {notebooks_dir}: {missing} (have: {available})")
+    return chosen
+
+
+def outcome_line(outcome: Outcome, where: str = "") -> str:
+    return (f"{outcome.status:>7}  {outcome.notebook}" + (f"  {outcome.seconds:.1f} s" if outcome.seconds else "")
+            + (f"  on {where}" if where else "") + (f"  {outcome.error}" if outcome.error else ""))
+
+
+def run_study(profile: Profile | str, root: Path, notebooks: list[str] | None = None,
+              force: bool = False, output_root: Path | None = None) -> list[Outcome]:
+    """Run the chosen (default: all) notebooks for a profile, one after the other, in this
+    process; a failure does not stop the rest."""
+    from tqdm.auto import tqdm
+
+    params_dir, notebooks_dir = root / "params", root / "notebooks"
+    output_root = output_root or root / "outputs"
+    if isinstance(profile, str):
+        profile = Profile.load(params_dir, profile)
+    chosen = chosen_notebooks(profile, notebooks_dir, notebooks)
 
     outcomes = []
-    bar = tqdm(chosen, desc=f"study {profile_name}", unit="notebook")
+    bar = tqdm(chosen, desc=f"study {profile.name}", unit="notebook")
     for name in bar:
         bar.set_postfix_str(name)
         outcome = run_notebook(notebooks_dir / f"{name}.ipynb", profile, output_root, root, force)
         outcomes.append(outcome)
-        bar.write(f"{outcome.status:>7}  {name}" + (f"  {outcome.seconds:.1f} s" if outcome.seconds else "")
-                  + (f"  {outcome.error}" if outcome.error else ""))
+        bar.write(outcome_line(outcome))
     return outcomes
 
 
@@ -306,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--notebooks", nargs="+", help="only these notebooks (names without .ipynb)")
     run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
     run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
+    run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
+    run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
+                     "default; parallel, each host's cores over its task slots); the numbers depend on it")
+    fan = run.add_mutually_exclusive_group()
+    fan.add_argument("--workers", type=int, help="run as Dask tasks on a LocalCluster of N worker processes")
+    fan.add_argument("--scheduler", help="run as Dask tasks on the running scheduler at ADDRESS (tcp://host:8786)")
+    fan.add_argument("--cluster", choices=["slurm", "pbs", "sge", "lsf"],
+                     help="run as Dask tasks on a dask-jobqueue cluster built from the profile's cluster: section")
     sub.add_parser("list", help="list profiles and notebooks")
     rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
     rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
@@ -323,7 +398,19 @@ def main(argv: list[str] | None = None) -> int:
         print("notebooks:", " ".join(list_notebooks(root / "notebooks")))
         return 0
     try:
-        outcomes = run_study(args.profile, root, args.notebooks, args.force, args.output_root)
+        profile = Profile.load(root / "params", args.profile)
+        if args.seeds:
+            profile = profile.with_seeds(args.seeds)
+        if args.workers is not None or args.scheduler or args.cluster:
+            from zerolib.cluster import run_parallel
+
+            outcomes = run_parallel(profile, root, args.notebooks, args.force, args.output_root,
+                                    workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                                    threads=args.threads)
+        else:
+            if args.threads is not None:
+                set_kernel_threads(args.threads)
+            outcomes = run_study(profile, root, args.notebooks, args.force, args.output_root)
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
