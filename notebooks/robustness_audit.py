@@ -14,19 +14,33 @@
 # ---
 
 # %% [markdown]
-# # Beyond the papers: a robustness audit of every model family, with label-only attacks
+# # Beyond the papers: a robustness audit of every model family, with adaptive attacks
 #
 # Paper A's 01-loss models have no useful gradient, so every gradient attack on them is a
-# heuristic, and paper A says nothing shows they resist black-box attacks that need no
-# substitute. Paper B's MSE and codebook heads may flatten or saturate the gradient. This
-# notebook audits all eleven families of both papers on one task (classes 0 vs 1) with
-# every applicable attack (`zerolib.robustness`): white-box (paper A's own attack; PGD
-# on the model's loss and on the margin of its scores), transfer from every other family,
-# a Papernot substitute, and the label-only HopSkipJump (L2 and Linf). An image counts as
-# robust at eps only if **every** attack failed on it (the worst case per image), and the
-# checks of Carlini et al. (2019) are computed as flags. Every number is the mean ± one
-# standard deviation over `n_seeds` seeds (a seed fixes every model's fit, the audited
-# rows, the substitute and the attacks' randomness).
+# heuristic; paper B's MSE and codebook heads may flatten or saturate the gradient. Robustness
+# is only what survives an attacker who knows the defense (Athalye, Carlini and Wagner 2018;
+# Tramèr et al. 2020). This notebook audits all twelve families of both papers on one task
+# (classes 0 vs 1) with every applicable attack (`zerolib.robustness`):
+#
+# - white-box: paper A's own attack; on the 01-loss models (single runs and vote ensembles)
+#   the adaptive **surrogate PGD** (PGD on a margin through a tempered-sigmoid stand-in and a
+#   straight-through one, several temperatures and restarts, every iterate judged by the real
+#   model); on the differentiable models PGD on their loss and on the margin of their scores,
+#   and on the codebook head PGD on the margin of the pre-tanh distances to the codewords;
+# - score-based: the **Square** attack on the scores (the ensembles' vote counts count);
+# - transfer from every other family, a Papernot substitute, and the label-only HopSkipJump
+#   (L2 and Linf), whose median distance is also followed against its query budget;
+# - a **random-noise baseline** (uniform noise in the ball, several draws).
+#
+# An image counts as robust at eps only if **every** attack failed on it, at that eps and at
+# every smaller one (the worst case per image). The checks of Carlini et al. (2019) are
+# computed as flags, each with a category: *broken model* (predictions collapse to one class
+# under noise, the raw worst case rises with eps) or *attack strength* (noise beats the attacks,
+# an unbounded attack falls short of near-100 % success, some images survive the largest eps,
+# label-only beats gradients, HopSkipJump had not levelled off). **A flagged family's number is
+# never read as robustness.** Every number is the mean ± one standard deviation over `n_seeds`
+# seeds (a seed fixes every model's fit, the audited rows, the substitute and the attacks'
+# randomness).
 
 # %%
 # %matplotlib inline
@@ -49,6 +63,11 @@ n_audit: int = 40                # test rows audited per seed (0: all but the su
 n_seed_points: int = 30          # test rows the substitute starts from (disjoint from the audited ones)
 pgd_steps: int = 10              # PGD iterations (step 2.5 eps / steps)
 hsj: dict = {"max_queries": 300, "init_evals": 30, "max_evals": 100}  # HopSkipJump's query budget per image
+hsj_budgets: list = [75, 150, 300, 600]  # HopSkipJump L2's median distance recorded at these query counts
+hsj_rows: int = 20               # audited rows (the first ones) of that distance-against-queries curve
+surrogate: dict = {"steps": 30, "temperatures": ["inf", 1.0, 0.1], "restarts": 2}  # surrogate PGD on the 01-loss models
+square: dict = {"n_queries": 300}  # Square attack (Linf) per image and eps
+noise_draws: int = 5             # draws of the uniform-noise baseline
 substitute: dict = {"epochs": 10, "lr": 0.001, "batch_size": 64}  # paper A's MLP substitute
 rounds: int = 4                  # substitute rounds (paper A: 20)
 cap: int = 240                   # largest substitute training set (paper A: 6400)
@@ -64,8 +83,9 @@ from zerolib import load_dataset
 from zerolib.blackbox import NetSubstitute
 from zerolib.cache import ModelCache
 from zerolib.results import ResultDir
-from zerolib.robustness import FAMILIES, ZERO_ONE, audit_seed, fit_families
-from zerolib.spread import over_seeds, seed_list, wide
+from zerolib.robustness import (FAMILIES, ZERO_ONE, adaptive_table, audit_seed, comparison_at, distance_table,
+                                fit_families, flag_table, reading, robust_table)
+from zerolib.spread import seed_list
 from zerolib.study import package_code_hash
 
 out = ResultDir(output_dir)
@@ -76,11 +96,14 @@ data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": se
 net_data = load_dataset(dataset, classes=list(classes), n_train=n_train_nets or None, seed=seed)
 net_key = dict(data_key, n_train=n_train_nets or None)
 settings = dict(eps_values=eps_values, eps_matrix=eps_matrix, n_audit=n_audit or None, n_seed_points=n_seed_points,
-                pgd_steps=pgd_steps, hsj=hsj, rounds=rounds, cap=cap)
+                pgd_steps=pgd_steps, hsj=hsj, hsj_budgets=hsj_budgets, hsj_rows=hsj_rows, surrogate=surrogate,
+                square=square, noise_draws=noise_draws, rounds=rounds, cap=cap)
 display(Markdown(f"{dataset}, classes {list(classes)}: paper A's models on {len(data.x_train)} training rows, "
                  f"the networks on {len(net_data.x_train)}; {n_audit or 'all'} audited test rows per seed; "
-                 f"HopSkipJump budget {hsj.get('max_queries')} queries per image; substitute {rounds} rounds "
-                 f"up to {cap} points."))
+                 f"HopSkipJump budget {hsj.get('max_queries')} queries per image (its distance curve up to "
+                 f"{max(hsj_budgets) if hsj_budgets else hsj.get('max_queries')}); surrogate PGD {surrogate}; "
+                 f"Square {square}; {noise_draws} noise draws; {n_votes} votes per ensemble; substitute "
+                 f"{rounds} rounds up to {cap} points."))
 
 # %% [markdown]
 # ## The audit, seed by seed
@@ -113,18 +136,30 @@ for k, v in frames.items():
 
 # %%
 curves = frames["curves"]
-worst = over_seeds(curves[curves.attack == "worst case"], ["family", "eps"])
-robust = wide(worst, "family", "eps", rows=list(FAMILIES))
+robust = robust_table(curves)
 out.table(robust.reset_index(names="family"), "robust_accuracy")
 display(robust)
-at = curves[(curves.eps == eps_matrix) & curves.attack.isin(["worst case", "paper A's attacks"])]
-vs_paper = wide(over_seeds(at, ["family", "attack"]), "family", "attack", rows=list(FAMILIES),
-                cols=["paper A's attacks", "worst case"])
+vs_paper = comparison_at(curves, frames["distances"], eps_matrix)
 out.table(vs_paper.reset_index(names="family"), "paper_a_vs_worst")
-display(Markdown(f"At eps {eps_matrix}:"), vs_paper)
+display(Markdown(f"At eps {eps_matrix}: the worst case beside paper A's attacks alone and transfer alone, and "
+                 "HopSkipJump's median distances:"), vs_paper)
+
+# %% [markdown]
+# ## The adaptive attack on the 01-loss models
+#
+# Attack by attack over eps: paper A's own attack (sign(w) for SCD01, the hidden-node
+# heuristic for MLP01), the surrogate-gradient PGD, the score-based Square attack, transfer
+# alone, paper A's attacks together, and the worst case of the whole audit.
 
 # %%
-fig, axes = plt.subplots(2, 6, figsize=(20, 6.5), sharex=True, sharey=True)
+adaptive = adaptive_table(curves)
+out.table(adaptive.reset_index(names="family: attack"), "adaptive")
+display(adaptive)
+
+# %%
+KIND_COLORS = {"white-box": "C0", "score": "C5", "transfer": "C2", "black-box": "C1", "decision": "C4",
+               "noise": "C7"}
+fig, axes = plt.subplots(3, 5, figsize=(18, 9.5), sharex=True, sharey=True)
 for ax, fam in zip(axes.flat, FAMILIES):
     c = curves[curves.family == fam].groupby(["attack", "kind", "eps"], sort=False).accuracy.mean().reset_index()
     for (att, kind), g in c.groupby(["attack", "kind"], sort=False):
@@ -132,17 +167,21 @@ for ax, fam in zip(axes.flat, FAMILIES):
             ax.plot(g.eps, g.accuracy, "k-o", lw=2, ms=3, label="worst case")
         elif kind == "paper A":
             ax.plot(g.eps, g.accuracy, "r--", lw=1.5, label="paper A's attacks")
-        else:
-            color = {"white-box": "C0", "transfer": "C2", "black-box": "C1", "decision": "C4"}[kind]
-            ax.plot(g.eps, g.accuracy, color=color, lw=0.8, alpha=0.35)
+        elif att == "surrogate PGD":
+            ax.plot(g.eps, g.accuracy, color="m", lw=1.5, label="surrogate PGD")
+        elif kind in KIND_COLORS:
+            ax.plot(g.eps, g.accuracy, color=KIND_COLORS[kind], lw=0.8, alpha=0.35)
     ax.set_title(fam, fontsize=10)
     ax.set_ylim(-3, 103)
-axes.flat[-1].axis("off")
-for kind, color in {"white-box": "C0", "transfer": "C2", "black-box": "C1", "decision (HSJ)": "C4"}.items():
-    axes.flat[-1].plot([], [], color=color, alpha=0.6, label=kind)
-axes.flat[-1].plot([], [], "k-o", label="worst case")
-axes.flat[-1].plot([], [], "r--", label="paper A's attacks")
-axes.flat[-1].legend(loc="center")
+for ax in axes.flat[len(FAMILIES):]:
+    ax.axis("off")
+legend = axes.flat[len(FAMILIES)]
+for kind, color in KIND_COLORS.items():
+    legend.plot([], [], color=color, alpha=0.6, label=kind)
+legend.plot([], [], "m", label="surrogate PGD (01-loss)")
+legend.plot([], [], "k-o", label="worst case")
+legend.plot([], [], "r--", label="paper A's attacks")
+legend.legend(loc="center")
 fig.supxlabel("Linf eps")
 fig.supylabel("accuracy (%)")
 fig.suptitle(f"{dataset}: each attack (faint) and the worst case per image (mean over {n_seeds} seeds)")
@@ -152,16 +191,17 @@ plt.show()
 # %% [markdown]
 # ## The checks, as flags
 #
-# Each cell says in how many seeds the check passed. A failed "white-box at least as
-# strong" on a 01-loss model means its only white-box attack (paper A's heuristic) is weak;
-# on a differentiable model a failed "decision-based not stronger" is the sign of gradient
-# masking; "the largest eps reaches 0 %" failing means some images resisted everything.
+# Each cell says in how many seeds the check passed; the category is in brackets. A failed
+# *broken model* check says the model, not the attacks, is at fault (its predictions collapse
+# to one class under noise, or its raw worst case rises with eps); a failed *attack strength*
+# check says the attacks may be too weak (noise beats them, an unbounded attack falls short of
+# near-100 % success, white-box weaker than transfer, label-only stronger than gradients, some
+# images survive the largest eps, HopSkipJump's median still falling).
 
 # %%
 flags = frames["flags"]
-passed = flags.groupby(["family", "check"], sort=False).ok.agg(lambda v: f"{int(v.sum())}/{len(v)}").unstack()
-passed = passed.reindex(list(FAMILIES))
-out.table(passed.reset_index(), "flags")
+passed = flag_table(flags)
+out.table(passed.reset_index(names="family"), "flags")
 display(passed)
 
 # %% [markdown]
@@ -172,13 +212,35 @@ display(passed)
 # counts as infinitely far), and its success rate.
 
 # %%
-dist = frames["distances"]
-med = wide(over_seeds(dist, ["family", "attack"], value="median"), "family", "attack", digits=3,
-           rows=list(FAMILIES))
-succ = wide(over_seeds(dist, ["family", "attack"], value="success"), "family", "attack", rows=list(FAMILIES))
-distances = med.join(succ, rsuffix=" success %")
+distances = distance_table(frames["distances"])
 out.table(distances.reset_index(names="family"), "distances")
 display(distances)
+
+# %% [markdown]
+# ### HopSkipJump's median L2 distance against its query budget
+#
+# One run per family to the largest budget on the first `hsj_rows` audited rows, its best
+# distance recorded after each budget: where the curve is still falling, the audit's
+# distances are upper bounds on the minimal one.
+
+# %%
+hc = frames["hsj_curve"]
+if len(hc):
+    curve = hc.groupby(["family", "queries"], sort=False)["median"].mean().unstack().reindex(
+        [f for f in FAMILIES if f in set(hc.family)])
+    out.table(curve.round(3).reset_index(), "hsj_distance_vs_queries")
+    display(curve.round(3))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for fam, row in curve.iterrows():
+        ax.plot(row.index, row.values, "-o", ms=3, label=fam, ls="-" if fam in ZERO_ONE else ":")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(curve.columns), [str(q) for q in curve.columns])
+    ax.set_xlabel("label queries per image")
+    ax.set_ylabel("median L2 distance")
+    ax.set_title(f"{dataset}: HopSkipJump L2, median over {hsj_rows} rows (mean over {n_seeds} seeds)")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    out.figure(fig, "hsj_distance_vs_queries")
+    plt.show()
 
 # %% [markdown]
 # ## One transfer matrix across the families of both papers
@@ -211,26 +273,6 @@ plt.show()
 # The answers below are computed from this run's numbers.
 
 # %%
-wc = worst[worst.eps == eps_matrix].set_index("family")["mean"]
-pa = over_seeds(at, ["family", "attack"]).query("attack == \"paper A's attacks\"").set_index("family")["mean"]
-l2 = over_seeds(dist[dist.attack == "HSJ L2"], ["family"], value="median").set_index("family")["mean"]
-hsj_succ = over_seeds(dist, ["family", "attack"], value="success").groupby("family")["mean"].max()
-gm = flags[flags.check.str.startswith("decision-based")].groupby("family").ok.all()
-lo, hi = hsj_succ[list(ZERO_ONE)].min(), hsj_succ[list(ZERO_ONE)].max()
-lines = [f"**Are 01-loss models robust to label-only attacks?** HopSkipJump, which needs neither a gradient nor "
-         f"a substitute, breaks {f'{lo:.0f} %' if lo == hi else f'{lo:.0f} % to {hi:.0f} %'} "
-         f"of the 01-loss models' correctly classified rows within {hsj.get('max_queries')} queries; its median "
-         f"L2 distance is " + ", ".join(f"{f} {l2[f]:.2f}" for f in ZERO_ONE) + " against "
-         + ", ".join(f"{f} {l2[f]:.2f}" for f in ("SVM", "MLP", "MLP400")) + " for the convex ones. "
-         + ("The 01-loss models need the larger label-only distance." if l2[list(ZERO_ONE)].min() > l2[["SVM", "MLP"]].max()
-            else "The 01-loss models do not need a uniformly larger label-only distance than the convex ones."),
-         f"**Does paper A's evaluation overstate robustness?** At eps {eps_matrix} the worst case leaves "
-         + ", ".join(f"{f} {wc[f]:.1f} % (paper A's attacks alone: {pa[f]:.1f} %)" for f in ("MLP01", "MLP01 votes", "SCD01", "MLP"))
-         + ".",
-         "**Do the MSE and codebook gains survive the audit?** At eps " + f"{eps_matrix} the worst case leaves "
-         + ", ".join(f"{f} {wc[f]:.1f} %" for f in ("O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE")) + "; "
-         + ("gradient masking is flagged on " + ", ".join(gm[~gm].index) if (~gm).any()
-            else "no differentiable family is flagged for gradient masking (the label-only attack never beat the "
-                 "gradient attacks)") + "."]
+lines = reading(frames, eps_matrix)
 display(Markdown("\n\n".join(lines)))
 out.json({"reading": lines}, "reading")

@@ -233,19 +233,36 @@ class ScoreMargin(LossAdapter):
     model it does not saturate as their own losses can, so a PGD on it tells a flat
     loss (gradient masking) from real robustness. Prediction and scores are the
     wrapped adapter's.
+
+    ``pre_activation=True`` takes the margin before the head's squashing, the adaptive
+    attack of Tramer et al. (2020) on output-code defenses: for :class:`CodewordMSE`
+    the scores become minus the squared Euclidean distances of the *pre-tanh* outputs to
+    the codewords (the attacker knows the codebook): their differences are linear in the
+    outputs, ``2 z . (c_j - c_y)`` plus a constant, so the margin's gradient never
+    vanishes, however far tanh has saturated; for the softmax heads the scores are the
+    logits either way.
     """
 
-    def __init__(self, adapter: LossAdapter):
+    def __init__(self, adapter: LossAdapter, pre_activation: bool = False):
         if not isinstance(adapter, LossAdapter):
             raise TypeError(f"adapter must be a LossAdapter, got {type(adapter).__name__}")
+        if pre_activation and not adapter.from_logits:
+            raise ValueError("pre_activation needs an adapter on raw outputs (from_logits=True)")
         self.adapter = adapter
+        self.pre_activation = bool(pre_activation)
         self.from_logits = adapter.from_logits
 
     def activate(self, outputs):
         return self.adapter.activate(outputs)
 
+    def _margin_scores(self, outputs):
+        if self.pre_activation and isinstance(self.adapter, CodewordMSE):
+            self.adapter.activate(outputs)  # checks the shape
+            return -self.adapter.codebook.distances(outputs, squared=True)
+        return self.adapter.scores(outputs)
+
     def losses(self, outputs, y):
-        s = self.adapter.scores(outputs)
+        s = self._margin_scores(outputs)
         true = s.gather(1, y[:, None]).squeeze(1)
         other = s.masked_fill(F.one_hot(y, s.shape[1]).bool(), float("-inf")).amax(1)
         return other - true
@@ -260,7 +277,8 @@ class ScoreMargin(LossAdapter):
         return self.adapter.n_classes(outputs)
 
     def __repr__(self) -> str:
-        return f"ScoreMargin({self.adapter!r})"
+        extra = ", pre_activation=True" if self.pre_activation else ""
+        return f"ScoreMargin({self.adapter!r}{extra})"
 
 
 #: paper B's model variants -> (adapter class, number of model outputs)

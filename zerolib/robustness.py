@@ -7,9 +7,18 @@ module runs every applicable attack on every family and scores each image by the
 worst case (:mod:`zerolib.audit`):
 
 - **white-box**: paper A's own attack on the family (``sign(w)`` for SVM and SCD01,
-  the hidden-node heuristic for MLP01, FGSM for the differentiable models) and, on
-  every differentiable family, PGD on the model's own loss and PGD on the margin of
-  its scores (:class:`zerolib.losses.ScoreMargin`, which no head can saturate);
+  the hidden-node heuristic for MLP01, FGSM for the differentiable models); on the
+  01-loss families (single runs and vote ensembles) the adaptive
+  :class:`~zerolib.attacks.SurrogatePGD` (PGD on a margin through a tempered-sigmoid
+  and a straight-through stand-in, every iterate judged by the real model); on every
+  differentiable family PGD on the model's own loss and PGD on the margin of its
+  scores (:class:`zerolib.losses.ScoreMargin`), and on the codebook head PGD on the
+  margin of the pre-tanh distances to the codewords (the attacker knows the codebook),
+  which tanh cannot saturate;
+- **score-based**: the Square attack (Linf) on the family's scores (the vote
+  ensembles' vote counts with their tie-break), a gradient-free second opinion;
+- **noise**: uniform noise in the ball, several draws: the baseline no attack may
+  lose to, and the input of the collapse check;
 - **transfer**: every other family's white-box adversaries, scored on this one (one
   attack per source: an image survives only if all of the source's adversaries fail);
 - **black-box**: a Papernot substitute (paper A's MLP substitute, Jacobian
@@ -20,8 +29,11 @@ worst case (:mod:`zerolib.audit`):
   its image at every eps at least its Linf size.
 
 Paper A's attacks alone (the family's paper attack, transfer from paper A's four
-models' paper attacks, and the substitute) give a second robust-accuracy curve, so
-the gain of the audit over the paper's own evaluation is measured.
+models' paper attacks, and the substitute) give a second robust-accuracy curve, and
+transfer alone (every other family's white-box adversaries) a third, so the gain of
+the audit over the paper's own evaluation and over the transfer experiments is measured.
+HopSkipJump's median L2 distance is also measured against its query budget on a subset
+(``distance_vs_queries``), to show whether the budget reached its plateau.
 
 Every family is fitted on the same task (classes 0 vs 1), the paper A families
 through :mod:`zerolib.suite`, the networks through the model cache.
@@ -38,21 +50,24 @@ import torch
 from tqdm.auto import tqdm
 
 from . import suite
-from .attacks import FGSM, PGD, HopSkipJump
-from .audit import audit, fixed, minimal
+from .attacks import FGSM, PGD, HopSkipJump, Square, SurrogatePGD
+from .audit import CATEGORIES, audit, fixed, minimal, noise
 from .blackbox import NetSubstitute, seed_and_attack_split, train_substitute
 from .cache import ModelCache
 from .loss_targets import HEAD_MODELS, fit_heads
-from .losses import CrossEntropy, ScoreMargin
+from .losses import CodewordMSE, CrossEntropy, ScoreMargin
 from .models.interface import predict
 from .results import write_json
+from .spread import over_seeds, wide
 from .transfer import paper_attack
 
-__all__ = ["FAMILIES", "ZERO_ONE", "PAPER_A_SOURCES", "fit_families", "white_box_attacks", "label_only_starts", "audit_families",
-           "audit_seed"]
+__all__ = ["FAMILIES", "ZERO_ONE", "PAPER_A_SOURCES", "fit_families", "white_box_attacks", "score_module",
+           "label_only_starts", "distance_vs_queries", "audit_families", "audit_seed", "robust_table",
+           "adaptive_table", "comparison_at", "distance_table", "flag_table", "failed_flags", "reading"]
 
-FAMILIES = ("SVM", "SCD01", "MLP", "MLP01", "MLP01 votes", "MLP400", "LeNet", "SimpleNet80") + HEAD_MODELS
-ZERO_ONE = ("SCD01", "MLP01", "MLP01 votes")
+FAMILIES = ("SVM", "SCD01", "SCD01 votes", "MLP", "MLP01", "MLP01 votes", "MLP400", "LeNet",
+            "SimpleNet80") + HEAD_MODELS
+ZERO_ONE = ("SCD01", "SCD01 votes", "MLP01", "MLP01 votes")
 """The 01-loss families: no gradient, so no gradient-masking check applies to them."""
 PAPER_A_SOURCES = ("SVM", "SCD01", "MLP", "MLP01")
 """The sources of paper A's white-box transfer (Table III)."""
@@ -62,7 +77,7 @@ def fit_families(data, data_key: dict, seed: int, *, models: dict, n_votes: int,
                  nets: dict, heads: dict, device: str = "cpu", cache: ModelCache | None = None) -> dict:
     """``{family: fitted model}`` for one seed. ``data``/``data_key``: paper A's task;
     ``models``: paper A's settings (:func:`zerolib.suite.make_estimator`); ``n_votes``:
-    the MLP01 ensemble's votes (the single runs are :func:`zerolib.suite.fit_single`'s,
+    the SCD01 and MLP01 ensembles' votes (the single runs are :func:`zerolib.suite.fit_single`'s,
     so the black-box notebook's cached models are these); ``net_data``/``net_key``: the networks' training rows;
     ``nets``: ``{"LeNet": {"name": "lenet", **train settings}, "SimpleNet80": ...}``;
     ``heads``: ``{"net", "train", "arch", "code_length", "code_seed"}`` of paper B's
@@ -70,7 +85,8 @@ def fit_families(data, data_key: dict, seed: int, *, models: dict, n_votes: int,
     cache = cache or ModelCache()
     fit = dict(device=device, cache=cache)
     out = suite.fit_models(PAPER_A_SOURCES, models, seed, n_votes, data_key, data.x_train, data.y_train, **fit)
-    out["MLP01 votes"] = suite.fit_model("MLP01", models, seed, n_votes, data_key, data.x_train, data.y_train, **fit)
+    for name in ("SCD01", "MLP01"):
+        out[f"{name} votes"] = suite.fit_model(name, models, seed, n_votes, data_key, data.x_train, data.y_train, **fit)
     out["MLP400"] = suite.fit_model("MLP400", models, seed, 1, data_key, data.x_train, data.y_train, **fit)
     shape = tuple(net_data.x_train.shape[1:])
     for label in ("LeNet", "SimpleNet80"):
@@ -84,23 +100,59 @@ def fit_families(data, data_key: dict, seed: int, *, models: dict, n_votes: int,
     return {f: out[f] for f in FAMILIES}
 
 
-def white_box_attacks(name: str, model, *, steps: int, seed: int) -> dict:
-    """``{attack name: (make(eps) -> atk, is paper A's attack)}`` for family ``name``."""
-    if name in ("SVM", "SCD01"):
+def white_box_attacks(name: str, model, *, steps: int, seed: int, surrogate: dict | None = None) -> dict:
+    """``{attack name: (make(eps) -> atk, is paper A's attack)}`` for family ``name``;
+    ``surrogate``: :class:`~zerolib.attacks.SurrogatePGD`'s settings on the 01-loss families."""
+    if name == "SVM":
         return {"sign(w)": (lambda eps: paper_attack(model, eps), True)}
-    if name in ("MLP01", "MLP01 votes"):
-        return {"hidden-node": (lambda eps: paper_attack(model, eps, seed), True)}
-    if isinstance(model, torch.nn.Module):
-        module, loss = model, getattr(model, "loss", None) or CrossEntropy()
-    else:  # MLP, MLP400: their softmax network
-        module, loss = model.as_module(), CrossEntropy()
+    if name in ZERO_ONE:
+        paper = "sign(w)" if name.startswith("SCD01") else "hidden-node"
+        adaptive = dict(surrogate or {})
+        return {paper: (lambda eps: paper_attack(model, eps, seed), True),
+                "surrogate PGD": (lambda eps: SurrogatePGD(model, eps, seed=seed, **adaptive), False)}
+    module, loss = score_module(model)
     margin = ScoreMargin(loss)
 
     def pgd(lossfn):
         return lambda eps: PGD(module, eps, alpha=2.5 * eps / steps, steps=steps, loss=lossfn, seed=seed)
 
-    return {"FGSM": (lambda eps: FGSM(module, eps, loss=loss), True), "PGD": (pgd(loss), False),
-            "PGD margin": (pgd(margin), False)}
+    out = {"FGSM": (lambda eps: FGSM(module, eps, loss=loss), True), "PGD": (pgd(loss), False),
+           "PGD margin": (pgd(margin), False)}
+    if isinstance(loss, CodewordMSE):
+        out["PGD pre-tanh margin"] = (pgd(ScoreMargin(loss, pre_activation=True)), False)
+    return out
+
+
+def score_module(model):
+    """(module, loss adapter) whose ``loss.scores(module(x))`` are ``model``'s per-class
+    scores: a network with its head, or an estimator's vote view (cross-entropy on its
+    per-class scores; the Square attack reads the vote counts with their tie-break)."""
+    if isinstance(model, torch.nn.Module):
+        return model, getattr(model, "loss", None) or CrossEntropy()
+    return model.as_module(), CrossEntropy()
+
+
+def judge(model) -> torch.nn.Module:
+    """The module that predicts exactly as ``model``: a network itself, an estimator's
+    vote view in float64 (what its ``predict`` computes, built once instead of per call)."""
+    if isinstance(model, torch.nn.Module):
+        return model
+    return model.as_module(dtype=torch.float64)
+
+
+class LabelMemo:
+    """A model's labels of the batches it has seen, by object: the audit scores each
+    adversary batch on one model several times (its own curve, paper A's, transfer alone,
+    the matrix), and predicts it once. Holds a reference to each batch so ids stay unique."""
+
+    def __init__(self, model):
+        self.model, self.seen = model, {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        hit = self.seen.get(id(x))
+        if hit is None or hit[0] is not x:
+            hit = self.seen[id(x)] = (x, predict(self.model, x))
+        return hit[1]
 
 
 def label_only_starts(model, x, y, pool) -> torch.Tensor:
@@ -130,22 +182,64 @@ def _distances(family: str, hsj: dict, model, x, y) -> list[dict]:
     return rows
 
 
+def distance_vs_queries(family: str, model, x, y, starts, *, budgets, seed: int, hsj: dict) -> list[dict]:
+    """HopSkipJump L2's median distance over the correctly classified rows of ``x``
+    after at most each of ``budgets`` queries (one run to the largest, recorded on the way)."""
+    budgets = sorted({int(b) for b in budgets})
+    settings = {k: v for k, v in hsj.items() if k != "max_queries"}
+    atk = HopSkipJump(model, "L2", seed=seed, max_queries=budgets[-1], record_at=budgets, **settings)
+    atk(x, y, x_init=starts)
+    right = (predict(model, x) == y).cpu()
+    rows = []
+    for b in budgets:
+        found = atk.trace[b][right].numpy()
+        rows.append({"family": family, "queries": b, "rows": int(right.sum()),
+                     "median": float(np.median(found)) if len(found) else float("nan"),
+                     "success": 100.0 * float(np.isfinite(found).mean()) if len(found) else float("nan")})
+    return rows
+
+
+LEVELLED = 0.10
+"""HopSkipJump's median L2 has levelled off when doubling its budget improved it by at most this fraction.
+Its flag's category is "query budget": where it fails, the label-only *distances* are upper bounds
+still falling (the reading says so); the robust accuracies rest on every attack, not on that median."""
+
+
+def _levelled_off(rows: list[dict]) -> dict:
+    """The flag on :func:`distance_vs_queries`'s last two budgets."""
+    a, b = rows[-2], rows[-1]
+    gain = (a["median"] - b["median"]) / a["median"] if np.isfinite(a["median"]) and a["median"] > 0 else float("nan")
+    ok = bool(np.isfinite(b["median"]) and np.isfinite(gain) and gain <= LEVELLED)
+    return {"check": f"HSJ L2 median levelled off (at most {100 * LEVELLED:g} % closer from {a['queries']} "
+                     f"to {b['queries']} queries)", "ok": ok,
+            "detail": f"median L2 {a['median']:.3f} -> {b['median']:.3f} on {b['rows']} rows", "category": "query budget"}
+
+
 def audit_families(families: dict, x_test, y_test, *, eps_values, eps_matrix: float, seed: int,
                    n_audit: int | None, n_seed_points: int, pgd_steps: int = 20, hsj: dict | None = None,
+                   surrogate: dict | None = None, square: dict | None = None, noise_draws: int = 5,
+                   hsj_budgets=(), hsj_rows: int = 20,
                    substitute: NetSubstitute | None = None, rounds: int = 6, cap: int = 400, lam: float = 0.1,
                    progress: bool = True) -> dict[str, pd.DataFrame]:
     """The audit of every family on the same test rows (one seed).
 
     The test set is split as the black box splits it (:func:`seed_and_attack_split`):
     ``n_seed_points`` rows are the substitute's starting points, ``n_audit`` others
-    are audited. Returns frames (each with a ``family`` column):
+    are audited. ``surrogate``: :class:`~zerolib.attacks.SurrogatePGD`'s settings;
+    ``square``: :class:`~zerolib.attacks.Square`'s (Linf; ``{}`` its defaults, None: no
+    Square attack); ``noise_draws``: draws of the noise baseline (0: none);
+    ``hsj_budgets``: query budgets of the distance-against-queries curve on the first
+    ``hsj_rows`` audited rows (empty: none). Returns frames (each with a ``family`` column):
 
-    - ``curves``: (eps, attack, kind, accuracy) with the "worst case" rows and the
-      rows "paper A's attacks" (kind "paper A"), per family;
-    - ``flags``: :func:`zerolib.audit.audit`'s checks, per family;
+    - ``curves``: (eps, attack, kind, accuracy) with the "worst case" rows, the rows
+      "paper A's attacks" (kind "paper A") and "transfer alone" (kind "transfer alone"),
+      per family;
+    - ``flags``: :func:`zerolib.audit.audit`'s checks, per family, with their category,
+      plus whether HopSkipJump's median levelled off;
     - ``distances``: HopSkipJump's median distance (L2 run: L2, Linf run: Linf) over
       the correctly classified rows (a failed image counts as infinitely far), its
       success rate and mean queries;
+    - ``hsj_curve``: :func:`distance_vs_queries` per family (empty without budgets);
     - ``transfer``: (source, target, accuracy) at ``eps_matrix``: the target on the
       source's white-box adversaries (worst over the source's attacks, per image);
       the diagonal is the white-box worst case.
@@ -165,44 +259,70 @@ def audit_families(families: dict, x_test, y_test, *, eps_values, eps_matrix: fl
     wb, paper_names, adv = {}, {}, {}
     bar = tqdm(families.items(), desc="white-box adversaries", disable=not progress)
     for fam, model in bar:
-        wb[fam] = white_box_attacks(fam, model, steps=pgd_steps, seed=seed)
+        wb[fam] = white_box_attacks(fam, model, steps=pgd_steps, seed=seed, surrogate=surrogate)
         paper_names[fam] = [a for a, (_, is_paper) in wb[fam].items() if is_paper]
         adv[fam] = {a: {e: make(e)(x, y) for e in bounded_eps} for a, (make, _) in wb[fam].items()}
 
-    curves, flags, dists, sub_queries = [], [], [], {}
-    for fam, model in tqdm(families.items(), desc="audit", disable=not progress):
-        own = [fixed(a, model, adv[fam][a], kind="white-box") for a in wb[fam]]
+    curves, flags, dists, hsj_curve, sub_queries = [], [], [], [], {}
+    judges = {fam: judge(model) for fam, model in families.items()}
+    memos = {fam: LabelMemo(j) for fam, j in judges.items()}
+    for fam, fitted in tqdm(families.items(), desc="audit", disable=not progress):
+        model, labels = judges[fam], memos[fam]
+        differentiable = fam not in ZERO_ONE
+        own = [fixed(a, model, adv[fam][a], kind="white-box", labels=labels) for a in wb[fam]]
         transfer = [fixed(f"from {src}", model, {e: [adv[src][a][e] for a in adv[src]] for e in bounded_eps},
-                          kind="transfer") for src in families if src != fam]
+                          kind="transfer", labels=labels) for src in families if src != fam]
         sub, sub_queries[fam] = train_substitute(model, substitute, x_seed, n_classes=2, rounds=rounds, lam=lam,
                                                  cap=cap, seed=seed)
-        black = fixed("substitute", model, {e: substitute.adversaries(sub, x, y, e) for e in bounded_eps})
+        black = fixed("substitute", model, {e: substitute.adversaries(sub, x, y, e) for e in bounded_eps},
+                      labels=labels)
+        extra = []
+        if square is not None:
+            _, loss = score_module(fitted)
+            extra.append(fixed("Square", model, {e: Square(model, e, loss=loss, seed=seed, **square)(x, y)
+                                                 for e in bounded_eps}, kind="score", labels=labels))
+        if noise_draws:
+            extra.append(noise("uniform noise", model, draws=noise_draws, seed=seed))
         decision = {f"HSJ {n}": HopSkipJump(model, n, seed=seed, **hsj) for n in ("L2", "Linf")}
         starts = label_only_starts(model, x, y, x_seed)
         label_only = [minimal(name, model, partial(atk, x_init=starts), norm="Linf") for name, atk in decision.items()]
-        c, f = audit(model, x, y, own + transfer + [black] + label_only, eps_values,
-                     differentiable=fam not in ZERO_ONE)
-        paper = [fixed(a, model, adv[fam][a], kind="white-box") for a in paper_names[fam]]
+        c, f = audit(model, x, y, own + extra + transfer + [black] + label_only, eps_values,
+                     differentiable=differentiable, collapse_max_eps=float(eps_matrix))
+        paper = [fixed(a, model, adv[fam][a], kind="white-box", labels=labels) for a in paper_names[fam]]
         paper += [fixed(f"from {src}", model, {e: [adv[src][a][e] for a in paper_names[src]] for e in bounded_eps},
-                        kind="transfer") for src in PAPER_A_SOURCES if src in families and src != fam]
-        pc, _ = audit(model, x, y, paper + [black], eps_values, differentiable=fam not in ZERO_ONE)
-        pc = pc[pc.attack == "worst case"].assign(attack="paper A's attacks", kind="paper A")
-        curves.append(pd.concat([c, pc], ignore_index=True).assign(family=fam))
+                        kind="transfer", labels=labels) for src in PAPER_A_SOURCES if src in families and src != fam]
+        pc = _worst_only(model, x, y, paper + [black], eps_values, differentiable, "paper A's attacks", "paper A")
+        tc = _worst_only(model, x, y, transfer, eps_values, differentiable, "transfer alone", "transfer alone") \
+            if transfer else None
+        if hsj_budgets:
+            n = min(hsj_rows, len(x))
+            rows = distance_vs_queries(fam, model, x[:n], y[:n], starts[:n], budgets=hsj_budgets, seed=seed, hsj=hsj)
+            hsj_curve += rows
+            f = pd.concat([f, pd.DataFrame([_levelled_off(rows)])], ignore_index=True)
+        curves.append(pd.concat([c, pc, tc], ignore_index=True).assign(family=fam))
         flags.append(f.assign(family=fam))
         dists += _distances(fam, decision, model, x, y)
 
     matrix = []
     for src in families:
-        for tgt, model in families.items():
-            ok = predict(model, x) == y
+        for tgt in families:
+            ok = memos[tgt](x) == y
             for a in adv[src]:
-                ok &= predict(model, adv[src][a][float(eps_matrix)]) == y
+                ok &= memos[tgt](adv[src][a][float(eps_matrix)]) == y
             matrix.append({"source": src, "target": tgt, "eps": float(eps_matrix),
                            "accuracy": 100.0 * float(ok.double().mean())})
     dist = pd.DataFrame(dists)
     dist["substitute_queries"] = dist.family.map(sub_queries)
     return {"curves": pd.concat(curves, ignore_index=True), "flags": pd.concat(flags, ignore_index=True),
-            "distances": dist, "transfer": pd.DataFrame(matrix)}
+            "distances": dist, "hsj_curve": pd.DataFrame(hsj_curve, columns=["family", "queries", "rows", "median",
+                                                                             "success"]),
+            "transfer": pd.DataFrame(matrix)}
+
+
+def _worst_only(model, x, y, attacks, eps_values, differentiable, name, kind) -> pd.DataFrame:
+    """The worst case of ``attacks`` alone, as curve rows named ``name`` of kind ``kind``."""
+    c, _ = audit(model, x, y, attacks, eps_values, differentiable=differentiable)
+    return c[c.attack == "worst case"].assign(attack=name, kind=kind)
 
 
 def audit_seed(families: dict, x_test, y_test, *, state_dir=None, **settings) -> dict[str, pd.DataFrame]:
@@ -215,3 +335,201 @@ def audit_seed(families: dict, x_test, y_test, *, state_dir=None, **settings) ->
     if path is not None:
         write_json(path, {k: {"columns": list(v.columns), "data": v.values.tolist()} for k, v in frames.items()})
     return frames
+
+
+# ----------------------------------------------------------------- tables and reading
+# The notebook and the report both show these; every sentence of the reading is built
+# from the numbers, so it cannot contradict them.
+
+CONVEX_COUNTERPART = {"SCD01": "SVM", "SCD01 votes": "SVM", "MLP01": "MLP", "MLP01 votes": "MLP"}
+"""Each 01-loss family beside the convex model of the same shape (paper A's comparison)."""
+ADAPTIVE_ROWS = ("paper attack", "surrogate PGD", "Square", "transfer alone", "paper A's attacks", "worst case")
+
+
+def _families_in(df: pd.DataFrame) -> list[str]:
+    return [f for f in FAMILIES if f in set(df.family)]
+
+
+def robust_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Family x eps: the worst case per image, mean ± sd over seeds."""
+    worst = over_seeds(curves[curves.attack == "worst case"], ["family", "eps"])
+    return wide(worst, "family", "eps", rows=_families_in(curves))
+
+
+def adaptive_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """The 01-loss families, attack by attack over eps: paper A's own attack (sign(w) or
+    hidden-node), the surrogate-gradient PGD, Square, transfer alone, paper A's attacks
+    together, and the worst case of the whole audit (mean ± sd over seeds)."""
+    fams = [f for f in _families_in(curves) if f in ZERO_ONE]
+    c = curves[curves.family.isin(fams)].copy()
+    c.loc[c.attack.isin(["sign(w)", "hidden-node"]), "attack"] = "paper attack"
+    c = c[c.attack.isin(ADAPTIVE_ROWS)]
+    s = over_seeds(c, ["family", "attack", "eps"])
+    s["row"] = s.family + ": " + s.attack
+    rows = [f"{f}: {a}" for f in fams for a in ADAPTIVE_ROWS if f"{f}: {a}" in set(s.row)]
+    return wide(s, "row", "eps", rows=rows)
+
+
+def failed_flags(flags: pd.DataFrame) -> dict[str, list[str]]:
+    """``{family: ["check (category, failed in k/n seeds)", ...]}`` for the families with a
+    failed check of category "broken model" or "attack strength"."""
+    out: dict[str, list[str]] = {}
+    n = flags.groupby("family").seed.nunique() if "seed" in flags else None
+    for (fam, check, cat), g in flags.groupby(["family", "check", "category"], sort=False):
+        bad = int((~g.ok.astype(bool)).sum())
+        if bad and cat in CATEGORIES:
+            seeds = f"{bad}/{int(n[fam])} seeds" if n is not None else f"{bad} runs"
+            out.setdefault(fam, []).append(f"{check} ({cat}, failed in {seeds})")
+    return out
+
+
+def flag_table(flags: pd.DataFrame) -> pd.DataFrame:
+    """Family x check: in how many seeds the check passed (the category in the column name)."""
+    f = flags.assign(check=flags.check + " [" + flags.category + "]")
+    passed = f.groupby(["family", "check"], sort=False).ok.agg(lambda v: f"{int(v.astype(bool).sum())}/{len(v)}")
+    return passed.unstack().reindex(_families_in(flags)).fillna("n/a")
+
+
+def comparison_at(curves: pd.DataFrame, distances: pd.DataFrame, eps: float) -> pd.DataFrame:
+    """At ``eps``: the worst case beside paper A's attacks alone and transfer alone, and
+    HopSkipJump's median distances."""
+    kinds = ["paper A's attacks", "transfer alone", "worst case"]
+    at = over_seeds(curves[(curves.eps == eps) & curves.attack.isin(kinds)], ["family", "attack"])
+    rows = _families_in(curves)
+    out = wide(at, "family", "attack", rows=rows, cols=kinds)
+    med = wide(over_seeds(distances, ["family", "attack"], value="median"), "family", "attack", digits=3, rows=rows)
+    return out.join(med.add_prefix("median distance, "))
+
+
+def distance_table(distances: pd.DataFrame) -> pd.DataFrame:
+    """Family x HopSkipJump run: median distance and success rate (mean ± sd over seeds)."""
+    rows = _families_in(distances)
+    med = wide(over_seeds(distances, ["family", "attack"], value="median"), "family", "attack", digits=3, rows=rows)
+    succ = wide(over_seeds(distances, ["family", "attack"], value="success"), "family", "attack", rows=rows)
+    return med.join(succ.add_suffix(" success %"))
+
+
+def _mean_sd(curves: pd.DataFrame, attack: str, eps: float) -> dict[str, tuple[float, float]]:
+    s = over_seeds(curves[(curves.attack == attack) & (curves.eps == eps)], ["family"])
+    return {r.family: (r["mean"], 0.0 if pd.isna(r["std"]) else r["std"]) for _, r in s.iterrows()}
+
+
+def _pct(v: tuple[float, float]) -> str:
+    return f"{v[0]:.1f} ± {v[1]:.1f} %"
+
+
+def reading(frames: dict[str, pd.DataFrame], eps: float) -> list[str]:
+    """The audit's answers at ``eps`` (the paper's), computed from ``frames`` (the
+    per-seed tables with a ``seed`` column). A family with a failed "broken model" or
+    "attack strength" flag is never read as robust: the sentence names the flag."""
+    curves, flags, dist = frames["curves"], frames["flags"], frames["distances"]
+    fams = _families_in(curves)
+    flagged = failed_flags(flags)
+    worst, paper, alone = (_mean_sd(curves, a, eps) for a in ("worst case", "paper A's attacks", "transfer alone"))
+    n = curves.seed.nunique()
+
+    def keeps(f):
+        s = f"{f} {_pct(worst[f])}"
+        extra = [f"paper A's attacks alone {_pct(paper[f])}"] if f in paper else []
+        extra += [f"transfer alone {_pct(alone[f])}"] if f in alone else []
+        return s + (f" ({'; '.join(extra)})" if extra else "")
+
+    lines = [f"**What each family keeps at eps {eps:g} under every attack that fits it** (worst case per image, "
+             f"mean ± sd over {n} seeds): " + "; ".join(keeps(f) for f in fams) + "."]
+    readable = [f for f in fams if f not in flagged]
+    if flagged:
+        lines.append("**Not read as robustness** (a failed check says the model or the attacks are at fault): "
+                     + "; ".join(f"{f}: {', '.join(flagged[f])}" for f in fams if f in flagged) + ".")
+    lines += _adaptive_lines(curves, eps, fams)
+    lines += _counterpart_lines(worst, flagged, fams, eps)
+    lines += _label_only_lines(dist, frames.get("hsj_curve"), flags, fams)
+    lines += _head_lines(curves, worst, flagged, fams, eps)
+    lines.append(f"Families whose numbers stand as robustness results (no failed check): "
+                 f"{', '.join(readable) if readable else 'none'}.")
+    return lines
+
+
+def _adaptive_lines(curves, eps, fams) -> list[str]:
+    own = {a: _mean_sd(curves, a, eps) for a in ("surrogate PGD", "sign(w)", "hidden-node", "Square")}
+    parts = []
+    for f in (f for f in fams if f in ZERO_ONE and f in own["surrogate PGD"]):
+        p = own["sign(w)"].get(f) or own["hidden-node"].get(f)
+        s = own["surrogate PGD"][f]
+        word = "stronger than" if s[0] < p[0] - 1e-9 else ("as strong as" if abs(s[0] - p[0]) <= 1e-9 else "weaker than")
+        sq = f", Square {_pct(own['Square'][f])}" if f in own["Square"] else ""
+        parts.append(f"{f}: surrogate PGD leaves {_pct(s)}, paper A's own attack {_pct(p)}{sq} "
+                     f"(the surrogate attack is {word} paper A's)")
+    if not parts:
+        return []
+    return [f"**Do the 01-loss models survive an attacker who differentiates through a smooth stand-in?** At eps "
+            f"{eps:g}: " + "; ".join(parts) + "."]
+
+
+def _counterpart_lines(worst, flagged, fams, eps) -> list[str]:
+    """A flagged family's number is only an upper bound: it may show that its family keeps
+    *less* than an unflagged one, never more."""
+    parts = []
+    for f, c in CONVEX_COUNTERPART.items():
+        if f not in fams or c not in fams:
+            continue
+        (a, sa), (b, sb) = worst[f], worst[c]
+        apart = abs(a - b) > sa + sb
+        if f in flagged and c in flagged:
+            word = "not compared (both flagged)"
+        elif f in flagged:
+            word = ("the 01-loss model keeps less (its number, flagged, is an upper bound)" if apart and a < b
+                    else f"not compared ({f} is flagged)")
+        elif c in flagged:
+            word = ("the 01-loss model keeps more (the convex number, flagged, is an upper bound)" if apart and a > b
+                    else f"not compared ({c} is flagged)")
+        elif not apart:
+            word = "no difference beyond the seeds' spread"
+        else:
+            word = "the 01-loss model keeps more" if a > b else "the 01-loss model keeps less"
+        parts.append(f"{f} {a:.1f} % vs {c} {b:.1f} %: {word}")
+    if not parts:
+        return []
+    return [f"**01-loss against its convex counterpart at eps {eps:g}** (worst case): " + "; ".join(parts) + "."]
+
+
+def _label_only_lines(dist, hsj_curve, flags, fams) -> list[str]:
+    l2 = over_seeds(dist[dist.attack == "HSJ L2"], ["family"], value="median").set_index("family")["mean"]
+    succ = over_seeds(dist, ["family", "attack"], value="success").groupby("family")["mean"].min()
+    zo = [f for f in fams if f in ZERO_ONE]
+    cv = [f for f in ("SVM", "MLP", "MLP400") if f in fams]
+    if not zo or not cv:
+        return []
+    lev = flags[flags.check.str.startswith("HSJ L2 median levelled off")]
+    not_lev = sorted(set(lev[~lev.ok.astype(bool)].family), key=fams.index)
+    budget = (f" The median had not levelled off at the largest budget for {', '.join(not_lev)}: those "
+              f"distances are upper bounds still falling." if not_lev else
+              (" In every family the median had levelled off at the largest budget." if len(lev) else ""))
+    closer = l2[zo].min() > l2[cv].max()
+    return [f"**Label-only distances (HopSkipJump L2, median over correctly classified rows):** "
+            + ", ".join(f"{f} {l2[f]:.2f}" for f in zo) + " for the 01-loss models against "
+            + ", ".join(f"{f} {l2[f]:.2f}" for f in cv) + " for the convex ones; HopSkipJump broke at least "
+            f"{succ[zo].min():.0f} % of the 01-loss models' rows. "
+            + ("Every 01-loss model needs a larger label-only distance than every convex one." if closer else
+               "The 01-loss models do not need a uniformly larger label-only distance than the convex ones.")
+            + budget]
+
+
+def _head_lines(curves, worst, flagged, fams, eps) -> list[str]:
+    heads = [f for f in HEAD_MODELS if f in fams]
+    if not heads:
+        return []
+    own = _mean_sd(curves, "PGD", eps)
+    pre = _mean_sd(curves, "PGD pre-tanh margin", eps)
+    parts = []
+    for f in heads:
+        s = f"{f} {_pct(worst[f])} (PGD on its own loss alone {_pct(own[f])})" if f in own else f"{f} {_pct(worst[f])}"
+        if f in pre:
+            s += f", PGD on the pre-tanh codeword margin {_pct(pre[f])}"
+        parts.append(s + (" [flagged: not a robustness result]" if f in flagged else ""))
+    ce = heads[0]
+    gain = [f for f in heads[1:] if f not in flagged and ce not in flagged
+            and worst[f][0] - worst[f][1] > worst[ce][0] + worst[ce][1]]
+    verdict = (f"a gain over {ce} beyond the seeds' spread survives for {', '.join(gain)}" if gain else
+               f"no MSE or codebook head keeps a gain over {ce} beyond the seeds' spread that is not flagged")
+    return [f"**Do the MSE and codebook heads resist the adaptive attacks?** At eps {eps:g}: " + "; ".join(parts)
+            + f"; {verdict}."]

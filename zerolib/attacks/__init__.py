@@ -20,6 +20,9 @@ attack                             norm    source
 :class:`LBFGS`                     L2 min  Szegedy et al.; paper B (targeted)
 :class:`SignAttack`                Linf    paper A (linear models: SVM, SCD01)
 :class:`MLP01HiddenNodeAttack`     Linf    paper A (MLP01)
+:class:`SurrogatePGD`              L2/Linf Athalye et al. 2018 (BPDA): 01-loss models
+                                           through a tempered-sigmoid stand-in
+:class:`Square`                    L2/Linf Andriushchenko et al. 2020: score-based
 :class:`HopSkipJump`               L2/Linf Chen et al. 2020: label-only, any model
 :class:`BoundaryRandomSearch`      L2/Linf a label-only baseline (boundary walk)
 =================================  ======  ==========================================
@@ -33,6 +36,8 @@ from .fgsm import FGSM
 from .iterative import BIM, IFGSM, MIM, PGD
 from .lbfgs import LBFGS
 from .paper_a import MLP01HiddenNodeAttack, SignAttack
+from .square import Square
+from .surrogate import SmoothVotes, SurrogatePGD, VanishingGradientWarning
 
 __all__ = [
     "Attack",
@@ -49,4 +54,8 @@ __all__ = [
     "MLP01HiddenNodeAttack",
     "HopSkipJump",
     "BoundaryRandomSearch",
+    "SurrogatePGD",
+    "SmoothVotes",
+    "VanishingGradientWarning",
+    "Square",
 ]

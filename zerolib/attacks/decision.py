@@ -177,13 +177,20 @@ class HopSkipJump(_LabelOnly):
             gamma / d^2 (Linf), d the input dimension.
         init_tries: uniform-noise draws per image to find an untargeted start.
         seed: row i draws from a generator seeded seed + i.
+        record_at: query counts at which to record each image's distance so far:
+            after a call ``atk.trace[b]`` holds, per image, the size of the best
+            adversary it had after at most ``b`` queries (inf: none yet), the curve
+            of distance against queries of one run.
     """
 
     def __init__(self, model, norm: str = "L2", *, targeted: bool = False, max_queries: int = 5000,
                  steps: int = 64, init_evals: int = 100, max_evals: int = 1000, gamma: float = 1.0,
-                 init_tries: int = 100, seed: int = 0, batch_size: int = 4096, eval_chunk: int = 2 ** 22):
+                 init_tries: int = 100, seed: int = 0, batch_size: int = 4096, eval_chunk: int = 2 ** 22,
+                 record_at=()):
         super().__init__(model, norm=norm, targeted=targeted, max_queries=max_queries, init_tries=init_tries,
                          seed=seed, batch_size=batch_size)
+        self.record_at = tuple(sorted({check_int("record_at", b, 1) for b in record_at}))
+        self.trace: dict = {}
         self.steps = check_int("steps", steps, 1)
         self.init_evals = check_int("init_evals", init_evals, 1)
         self.max_evals = check_int("max_evals", max_evals, self.init_evals)
@@ -224,11 +231,28 @@ class HopSkipJump(_LabelOnly):
             return g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (xb.ndim - 1))
         return g.sign()
 
+    def __call__(self, x, y, x_init=None) -> torch.Tensor:
+        self.trace = {}
+        adv = super().__call__(x, y, x_init)
+        if self.record_at:  # rows adversarial from the start: size 0 after 1 query
+            start = self.success & (self.norms == 0)
+            for b in self.record_at:
+                self.trace.setdefault(b, torch.full((len(self.norms),), float("inf"), dtype=torch.float64))[start] = 0.0
+        return adv
+
+    def _record(self, rows, dist) -> None:
+        """Each row's distance so far, at every recorded budget it has not passed."""
+        for b in self.record_at:
+            t = self.trace.setdefault(b, torch.full((len(self.queries),), float("inf"), dtype=torch.float64))
+            ok = (self.queries[rows] <= b).cpu()
+            t[rows.cpu()[ok]] = dist.detach().cpu().double()[ok]
+
     def run(self, x, y, rows, start):
         d = x[0].numel()
         theta = torch.full((len(x),), self._theta(d), dtype=x.dtype, device=x.device)
         xb = self._binary_search(x, y, rows, start, theta)
         dist = self._dist(xb, x)
+        self._record(rows, dist)
         for t in range(1, self.steps + 1):
             live = torch.nonzero(self.queries[rows] < self.max_queries).squeeze(1)
             if not len(live):
@@ -266,6 +290,7 @@ class HopSkipJump(_LabelOnly):
                 better = nd <= dist[m]  # a boundary point is adversarial; keep the closer one
                 xb[m[better]] = nb[better]
                 dist[m[better]] = nd[better]
+            self._record(rows, dist)
         return xb
 
 

@@ -13,6 +13,16 @@ experiments ran cleverhans, whose objective is ``||x - x'||^2 + c * loss``
 ``c in {0.01, 0.1, 1, 10}`` means the same here; the binary search moves ``c``
 down after a success and up after a failure, as for CW-L2.
 
+What counts as a success (for the binary search and the best adversary kept) is the
+loss adapter's decision, the model's own: the argmax of the logits, or on the
+codebook head the nearest codeword. cleverhans' L-BFGS instead checks the argmax of
+the model's outputs against the argmax of the target vector; on a d-output codebook
+head with a codeword target that is not the model's decision, and rows where it never
+holds are returned unchanged. That is why ours reaches the target on R:TANH:MSE far
+more often than paper B's Table 5 (a stronger attack, not a scoring artefact: the
+grid scores every adversary with the model's own prediction); see
+``benchmarks/deepfool_lbfgs_art.py`` and ``tests/test_deepfool_lbfgs.py``.
+
 The optimiser is L-BFGS with a history of ``history`` pairs run for every row
 at once but independently (own memory, own step length, own stopping), on the
 pixels directly: coordinates at a bound whose gradient points outward are held
