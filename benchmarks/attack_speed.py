@@ -22,7 +22,7 @@ Usage:
         [--device cpu|cuda] [--paper] [--untrained] [--deepfool-subset 100]
 
 Data: `zerolib.data.load_dataset('mnist')` from the data root (env
-ZEROLIB_DATA; if unset, ../shared/data beside the project when it exists).
+ZEROLIB_DATA; if unset, a shared data folder beside the project when it exists).
 """
 
 from __future__ import annotations

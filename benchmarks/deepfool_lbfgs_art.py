@@ -34,7 +34,7 @@ own argmax over them (``y=None``; cleverhans' DeepFool on a model whose "logits"
 the 128 outputs).
 
 Usage:
-    ZEROLIB_DATA=../shared/data .venv/bin/python benchmarks/deepfool_lbfgs_art.py \\
+    ZEROLIB_DATA=<data root> .venv/bin/python benchmarks/deepfool_lbfgs_art.py \\
         [--part deepfool|lbfgs|all] [--n-train 10000] [--epochs 4] [--n-attack 100] \\
         [--lbfgs-rows 30] [--lbfgs-steps 40] [--threads 1] [--model-dir DIR]
 

@@ -197,7 +197,7 @@ display(t5)
 # scipy's L-BFGS-B on the whole batch as one problem, with that optimiser's stopping rules.
 #
 # One-off measurement (2026-12-03, 2-core AMD EPYC, 1 torch thread, not recomputed by
-# this notebook): `ZEROLIB_DATA=../shared/data .venv/bin/python
+# this notebook): `ZEROLIB_DATA=<data root> .venv/bin/python
 # benchmarks/deepfool_lbfgs_art.py` (`densenet_small`, 10000 MNIST training rows, 4
 # epochs of Adam, seed 0; 100 attacked test rows, L-BFGS on the first 30 of them, 5 x 40
 # iterations as this profile caps them).

@@ -1,9 +1,11 @@
 """Fixtures shared by several test files."""
 
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +51,33 @@ def quick_study(tmp_path_factory) -> Path:
 
 
 QUICK_STUDY_THREADS = 1
+
+
+@lru_cache(maxsize=None)
+def digits_cnn():
+    """A small CNN trained for a second on scikit-learn's 8x8 digits (as 1x8x8 images), frozen,
+    and 100 held-out images with their labels: a nonlinear model for cross-checks against the
+    reference attack libraries."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = torch.tensor(data.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+    y = torch.tensor(data.target, dtype=torch.long)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(4 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10),
+        )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x[:1400]), y[:1400]).backward()
+        opt.step()
+    model.eval()
+    for p in model.parameters():
+        p.grad = None
+        p.requires_grad_(False)
+    xte, yte = x[1400:1500], y[1400:1500]
+    assert (model(xte).argmax(1) == yte).float().mean() > 0.9
+    return model, xte, yte

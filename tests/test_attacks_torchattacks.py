@@ -14,9 +14,10 @@ from functools import lru_cache
 
 import pytest
 import torch
-from torch import nn
 
 from zerolib import attacks as ours
+
+from conftest import digits_cnn
 
 # the model below is trained here: its last bits depend on the thread count
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -28,28 +29,8 @@ ta = pytest.importorskip(
 
 @lru_cache(maxsize=None)
 def setup():
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
-    y = torch.tensor(data.target, dtype=torch.long)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = nn.Sequential(
-            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(4 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10),
-        )
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    xtr, ytr = x[:1400], y[:1400]
-    for _ in range(100):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(xtr), ytr).backward()
-        opt.step()
-    model.eval()
-    for p in model.parameters():
-        p.grad = None
-    xte, yte = x[1400:1500], y[1400:1500]
-    assert (model(xte).argmax(1) == yte).float().mean() > 0.9
+    """conftest's digits CNN, its 100 test images and labels, and a random other target per image."""
+    model, xte, yte = digits_cnn()
     gen = torch.Generator().manual_seed(0)
     targets = (yte + torch.randint(1, 10, yte.shape, generator=gen)) % 10
     return model, xte, yte, targets

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from zerolib.attacks import FGSM, HopSkipJump
-from zerolib.audit import AuditAttack, audit, bounded, fixed, minimal
+from zerolib.audit import AuditAttack, audit, bounded, fixed, minimal, noise
 from zerolib.losses import CrossEntropy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -102,3 +102,55 @@ def test_a_random_model_fails_the_determinism_check():
     assert not flags.set_index("check").ok["identical predictions on repeated calls"]
     with pytest.raises(ValueError, match="kind"):
         AuditAttack("x", "grey-box", lambda *a: None)
+
+
+def test_the_worst_case_carries_an_image_broken_at_a_smaller_eps(linear):
+    model, x, y, _ = linear
+    clean = model(x).argmax(1) == y
+    first = torch.arange(len(y)) < 50
+    at_01_only = AuditAttack("breaks 50 rows at 0.1 only", "black-box",
+                             lambda x_, y_, eps: clean & ~first if eps == 0.1 else clean)
+    curves, flags = audit(model, x, y, [at_01_only], [0.0, 0.1, 0.2], differentiable=True)
+    w = curves[curves.attack == "worst case"].set_index("eps").accuracy
+    raw = curves[curves.attack == at_01_only.name].set_index("eps").accuracy
+    assert raw[0.2] > raw[0.1]  # the attack alone is weaker at 0.2 ...
+    assert w[0.2] == pytest.approx(w[0.1])  # ... but an adversary within 0.1 is within 0.2
+    f = flags.set_index("check")
+    assert not f.ok["robust accuracy non-increasing in eps"]  # the raw rise is still flagged
+    assert f.category["robust accuracy non-increasing in eps"] == "broken model"
+
+
+def test_noise_baseline_collapse_and_unbounded_strength_flags(linear):
+    model, x, y, _ = linear
+
+    class Brittle(nn.Module):
+        """Right on the clean rows, class 0 on anything else: a model that collapses under noise."""
+
+        def forward(self, t):
+            same = (t.flatten(1)[:, None] == x.flatten(1)[None]).all(2).any(1)
+            z = torch.where(same, model(t)[:, 1] - model(t)[:, 0], torch.full((len(t),), -1.0, dtype=t.dtype))
+            return torch.stack([-z, z], 1)
+
+    brittle = Brittle()
+    yb = brittle(x).argmax(1)  # labels the model gets right, about half of each class
+    nothing = bounded("no-op", brittle, lambda m, eps: (lambda xx, yy: xx))
+    _, flags = audit(brittle, x, yb, [nothing, noise("uniform noise", brittle, draws=2, seed=0)], [0.0, 0.01, 0.1],
+                     differentiable=True)
+    f = flags.set_index("check")
+    assert not f.ok["predictions do not collapse to one class under uniform noise"]
+    assert not f.ok["random noise no stronger than the best attack"]
+    assert f.category["random noise no stronger than the best attack"] == "attack strength"
+
+    # the linear model ignores noise this small, and a weak unbounded attack is flagged
+    _, flags = audit(model, x, y, [nothing, noise("uniform noise", model, draws=2, seed=0)], [0.0, 0.001],
+                     differentiable=True)
+    f = flags.set_index("check")
+    assert f.ok["predictions do not collapse to one class under uniform noise"]
+    assert f.ok["random noise no stronger than the best attack"]
+    half = minimal("half", model, lambda xx, yy: torch.where((torch.arange(len(yy)) % 2 == 0)[:, None, None, None],
+                                                              1 - xx, xx))
+    hsj = minimal("HopSkipJump", model, HopSkipJump(model, "Linf", max_queries=600, seed=0), norm="Linf")
+    _, flags = audit(model, x, y, [half, hsj], [0.0, 0.1], differentiable=False)
+    f = flags.set_index("check").ok
+    assert f["HopSkipJump breaks at least 95 % of the correct rows"]
+    assert not f["half breaks at least 95 % of the correct rows"]  # the odd rows are never touched

@@ -134,9 +134,13 @@ def test_report_shows_the_audit_worst_case_beside_paper_a_and_the_flags(tmp_path
     curves = [{"seed": s, "family": f, "eps": e, "attack": a, "kind": k, "accuracy": v + 2 * s}
               for s in range(2) for f in ("SVM", "MLP01")
               for e, a, k, v in ((0.0, "worst case", "all", 90.0), (0.0625, "worst case", "all", 20.0),
-                                 (0.0625, "paper A's attacks", "paper A", 50.0), (0.0625, "FGSM", "white-box", 60.0))]
-    flags = [{"seed": s, "family": f, "check": "the largest eps reaches 0 %", "ok": s == 0}
-             for s in range(2) for f in ("SVM", "MLP01")]
+                                 (0.0625, "paper A's attacks", "paper A", 50.0),
+                                 (0.0625, "transfer alone", "transfer alone", 40.0),
+                                 (0.0625, "FGSM" if f == "SVM" else "hidden-node", "white-box", 60.0),
+                                 (0.0625, "surrogate PGD", "white-box", 25.0))
+              if not (f == "SVM" and a == "surrogate PGD")]
+    flags = [{"seed": s, "family": f, "check": "the largest eps reaches 0 %", "ok": s == 0 or f == "SVM",
+              "category": "attack strength"} for s in range(2) for f in ("SVM", "MLP01")]
     dist = [{"seed": s, "family": f, "attack": a, "norm": a[4:], "median": 1.0 + s, "success": 100.0,
              "queries": 500.0} for s in range(2) for f in ("SVM", "MLP01") for a in ("HSJ L2", "HSJ Linf")]
     for name, rows in (("curves", curves), ("flags", flags), ("distances", dist)):
@@ -146,7 +150,13 @@ def test_report_shows_the_audit_worst_case_beside_paper_a_and_the_flags(tmp_path
         "git": {"commit": "abc"}, "device": {"cpu_count": 2},
         "parameters": {"dataset": "cifar10", "n_seeds": 2, "eps_matrix": 0.0625}}))
     text = write_report(tmp_path).read_text()
-    # worst case over seeds: 20 + (0, 2) -> 21.0 ± 1.4; paper A alone 51.0 ± 1.4; medians 1.5 ± 0.7
+    # worst case over seeds: 20 + (0, 2) -> 21.0 ± 1.4; paper A alone 51.0 ± 1.4; transfer alone 41.0 ± 1.4;
+    # medians 1.5 ± 0.7
     assert "| SVM | 91.0 ± 1.4 | 21.0 ± 1.4 |" in text
-    assert "| MLP01 | 51.0 ± 1.4 | 21.0 ± 1.4 | 1.500 ± 0.707 | 1.500 ± 0.707 |" in text
-    assert "| MLP01 | 1/2 |" in text
+    assert "| MLP01 | 51.0 ± 1.4 | 41.0 ± 1.4 | 21.0 ± 1.4 | 1.500 ± 0.707 | 1.500 ± 0.707 |" in text
+    assert "| MLP01: surrogate PGD |  | 26.0 ± 1.4 |" in text  # the adaptive attack's own curve
+    assert "| MLP01 | 1/2 |" in text and "| SVM | 2/2 |" in text
+    # the flagged family is named as not read as robustness; the reading names its flag, not a gain
+    assert "- MLP01: the largest eps reaches 0 % (attack strength, failed in 1/2 seeds)" in text
+    assert "no failed broken-model or attack-strength check: SVM." in text
+    assert "MLP01 21.0 % vs MLP" not in text

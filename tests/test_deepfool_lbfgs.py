@@ -25,6 +25,8 @@ from zerolib.attacks import LBFGS, CodebookCWL2, DeepFool
 from zerolib.grid import TARGETED, UNTARGETED
 from zerolib.losses import Codebook, CodewordMSE
 
+from conftest import digits_cnn
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -78,32 +80,7 @@ def test_deepfool_in_the_box_crosses_a_linear_boundary_at_the_known_step():
 
 
 # ------------------------------------------------------------ against ART
-@lru_cache(maxsize=None)
-def digits_cnn():
-    """A small CNN trained for a second on scikit-learn's 8x8 digits (as 1x8x8 images),
-    and 100 held-out images."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
-    y = torch.tensor(data.target, dtype=torch.long)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = nn.Sequential(
-            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(4 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10),
-        )
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(100):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x[:1400]), y[:1400]).backward()
-        opt.step()
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    xte, yte = x[1400:1500], y[1400:1500]
-    assert (model(xte).argmax(1) == yte).float().mean() > 0.9
-    return model, xte, yte
+# the model: conftest.digits_cnn, a small CNN on the 8x8 digits
 
 
 @pytest.mark.parametrize("max_iter", [3, 5, 10])

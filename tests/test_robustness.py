@@ -160,3 +160,37 @@ def test_label_only_starts_are_the_nearest_other_labelled_pool_points():
         others = [j for j in range(len(pool)) if labels[j] != y[i]]
         j = min(others, key=lambda j: float((x[i] - pool[j]).double().norm()))
         assert torch.equal(starts[i], pool[j])
+
+
+def test_the_reading_never_reads_a_flagged_family_as_robust():
+    from zerolib.robustness import failed_flags, reading
+
+    def frames(flag_ok):
+        curves = [{"seed": s, "family": f, "eps": 0.3, "attack": a, "kind": "x", "accuracy": v + s}
+                  for s in range(2) for f, base in (("MLP01 votes", 60.0), ("MLP", 10.0))
+                  for a, v in (("worst case", base), ("paper A's attacks", base + 20), ("transfer alone", base + 10),
+                               ("surrogate PGD" if f == "MLP01 votes" else "PGD", base + 5),
+                               ("hidden-node" if f == "MLP01 votes" else "FGSM", base + 25))]
+        flags = [{"seed": s, "family": f, "check": "predictions do not collapse to one class under uniform noise",
+                  "ok": flag_ok or f == "MLP", "category": "broken model", "detail": ""}
+                 for s in range(2) for f in ("MLP01 votes", "MLP")]
+        flags += [{"seed": s, "family": "MLP", "check": "HSJ L2 median levelled off", "ok": False,
+                   "category": "query budget", "detail": ""} for s in range(2)]
+        dist = [{"seed": s, "family": f, "attack": a, "median": 1.0, "success": 100.0}
+                for s in range(2) for f in ("MLP01 votes", "MLP") for a in ("HSJ L2", "HSJ Linf")]
+        return {"curves": pd.DataFrame(curves), "flags": pd.DataFrame(flags), "distances": pd.DataFrame(dist)}
+
+    bad = frames(flag_ok=False)
+    assert list(failed_flags(bad["flags"])) == ["MLP01 votes"]  # a query-budget flag is not a robustness flag
+    text = " ".join(reading(bad, 0.3))
+    assert "MLP01 votes 60.5 ± 0.7 %" in text  # the number is computed from the curves
+    assert "Not read as robustness" in text and "MLP01 votes: predictions do not collapse" in text
+    assert "MLP01 votes vs MLP: not compared" not in text  # a flagged 01-loss model may only keep *less* ...
+    assert "MLP01 votes 60.5 % vs MLP 10.5 %: not compared (MLP01 votes is flagged)" in text  # ... not more
+    assert text.endswith("no failed broken-model or attack-strength check: MLP.")
+    assert "surrogate PGD leaves 65.5 ± 0.7 %, paper A's own attack 85.5 ± 0.7 %" in text
+    assert "stronger than paper A's" in text
+
+    good = " ".join(reading(frames(flag_ok=True), 0.3))
+    assert "Not read as robustness" not in good
+    assert "MLP01 votes 60.5 % vs MLP 10.5 %: the 01-loss model keeps more" in good

@@ -366,41 +366,58 @@ def _lipschitz(d: Path, dataset: str, verdict_rows: list) -> list[str]:
 
 def _robustness_audit(d: Path, dataset: str, verdict_rows: list) -> list[str]:
     """Beyond the papers: robust accuracy of every family under the worst case of all
-    attacks, beside paper A's attacks alone, HopSkipJump's distances and the flags."""
-    files = {k: d / f"{k}_per_seed.csv" for k in ("curves", "flags", "distances")}
-    if not all(f.is_file() for f in files.values()):
+    attacks, beside paper A's attacks and transfer alone; the adaptive attack on the
+    01-loss models; HopSkipJump's distances; the flags and the computed reading
+    (all built by :mod:`zerolib.robustness`)."""
+    files = {k: d / f"{k}_per_seed.csv" for k in ("curves", "flags", "distances", "hsj_curve")}
+    if not all(files[k].is_file() for k in ("curves", "flags", "distances")):
         return []
-    from .robustness import FAMILIES
+    from .robustness import adaptive_table, comparison_at, failed_flags, flag_table, reading, robust_table
 
-    curves, flags, dist = (pd.read_csv(files[k]) for k in ("curves", "flags", "distances"))
-    worst = over_seeds(curves[curves.attack == "worst case"], ["family", "eps"])
-    cols = [f"{e:g}" for e in sorted(worst.eps.unique())]
-    worst = worst.assign(eps=worst.eps.map(lambda e: f"{e:g}"))
-    rob = wide(worst, "family", "eps", rows=[f for f in FAMILIES if f in set(worst.family)], cols=cols)
+    frames = {k: pd.read_csv(f) for k, f in files.items() if f.is_file()}
+    if "category" not in frames["flags"]:  # written before flags had categories
+        frames["flags"]["category"] = "attack strength"
+    curves = frames["curves"]
+    rob = robust_table(curves)
+    rob.columns = [f"{e:g}" for e in rob.columns]
     rob.index.name = "family / Linf eps"
-    pa = curves[curves.attack == "paper A's attacks"]
     rec = _records(d.parent).get("robustness_audit", {}).get("parameters", {})
-    eps_m = float(rec.get("eps_matrix", pa.eps.max()))
-    both = over_seeds(curves[(curves.eps == eps_m) & curves.attack.isin(["worst case", "paper A's attacks"])],
-                      ["family", "attack"])
-    cmp_ = wide(both, "family", "attack", rows=list(rob.index), cols=["paper A's attacks", "worst case"])
-    med = wide(over_seeds(dist, ["family", "attack"], value="median"), "family", "attack", digits=3,
-               rows=list(rob.index))
-    cmp_ = cmp_.join(med.add_prefix("median distance, "))
+    eps_m = float(rec.get("eps_matrix", curves.eps.max()))
+    cmp_ = comparison_at(curves, frames["distances"], eps_m)
     cmp_.index.name = "family"
-    fl = flags.groupby(["family", "check"], sort=False).ok.agg(lambda v: f"{int(v.sum())}/{len(v)}").unstack()
-    fl = fl.reindex(list(rob.index)).fillna("n/a")
-    fl.index.name = "family / check (seeds passing)"
     n = curves.seed.nunique()
-    return [f"#### Beyond the papers: robustness audit, classes 0 vs 1, accuracy (%) under the worst case of all "
-            f"attacks per image, mean ± sd over {n} seeds", "",
-            "Attacks: paper A's own (sign(w), hidden-node, FGSM), PGD on the model's loss and on its score "
-            "margin, transfer from every other family, a Papernot substitute, HopSkipJump L2 and Linf "
-            "(label-only). No paper number exists for these.", "", _md_table(rob), "",
-            f"At eps {eps_m:g}: paper A's attacks alone vs the worst case, and HopSkipJump's median distance "
-            "(L2 run: L2; Linf run: Linf):", "", _md_table(cmp_), "",
-            "Flags (Carlini et al. 2019; each computed per seed):", "", _md_table(fl), "",
-            _figures(d, ["robust_accuracy.png", "transfer_matrix.png"]), ""]
+    out = [f"#### Beyond the papers: robustness audit, classes 0 vs 1, accuracy (%) under the worst case of all "
+           f"attacks per image, mean ± sd over {n} seeds", "",
+           "Attacks: paper A's own (sign(w), hidden-node, FGSM); on the 01-loss models the surrogate-gradient PGD "
+           "(BPDA through tempered-sigmoid and straight-through stand-ins); PGD on each network's loss, on its score "
+           "margin and, for the codebook head, on the pre-tanh codeword margin; the score-based Square attack; "
+           "transfer from every other family; a Papernot substitute; HopSkipJump L2 and Linf (label-only); a "
+           "uniform-noise baseline. No paper number exists for these. Settings: "
+           + ", ".join(f"{k} {rec[k]}" for k in ("n_audit", "n_votes", "n_train", "n_train_nets", "surrogate",
+                                                  "square", "hsj") if k in rec) + ".", "",
+           _md_table(rob), "",
+           f"At eps {eps_m:g}: paper A's attacks alone and transfer alone vs the worst case, and HopSkipJump's "
+           "median distance (L2 run: L2; Linf run: Linf):", "", _md_table(cmp_), ""]
+    adaptive = adaptive_table(curves)
+    if len(adaptive):
+        adaptive.columns = [f"{e:g}" for e in adaptive.columns]
+        adaptive.index.name = "01-loss family: attack / Linf eps"
+        out += ["The adaptive attack on the 01-loss models, attack by attack:", "", _md_table(adaptive), ""]
+    hc = frames.get("hsj_curve")
+    if hc is not None and len(hc):
+        curve = hc.groupby(["family", "queries"], sort=False)["median"].mean().unstack().round(3)
+        curve.index.name = "HSJ L2 median / queries"
+        out += [f"HopSkipJump L2's median distance against its query budget (mean over {n} seeds):", "",
+                _md_table(curve), ""]
+    flagged = failed_flags(frames["flags"])
+    fl = flag_table(frames["flags"])
+    fl.index.name = "family / check [category] (seeds passing)"
+    out += ["Failed checks that keep a family's number from being read as robustness:", ""]
+    out += [f"- {f}: {'; '.join(v)}" for f, v in flagged.items()] or ["- none"]
+    out += ["", "All checks (Carlini et al. 2019; each computed per seed):", "", _md_table(fl), "",
+            "Reading (computed from the numbers):", ""]
+    out += [f"- {line}" for line in reading(frames, eps_m)]
+    return out + ["", _figures(d, ["robust_accuracy.png", "hsj_distance_vs_queries.png", "transfer_matrix.png"]), ""]
 
 
 SECTIONS = [("blackbox", _blackbox), ("discretization", _discretization), ("cnn_comparison", _cnn_comparison),

@@ -444,7 +444,7 @@ def reading(frames: dict[str, pd.DataFrame], eps: float) -> list[str]:
     lines += _counterpart_lines(worst, flagged, fams, eps)
     lines += _label_only_lines(dist, frames.get("hsj_curve"), flags, fams)
     lines += _head_lines(curves, worst, flagged, fams, eps)
-    lines.append(f"Families whose numbers stand as robustness results (no failed check): "
+    lines.append(f"Families whose numbers stand as measured, with no failed broken-model or attack-strength check: "
                  f"{', '.join(readable) if readable else 'none'}.")
     return lines
 
@@ -507,8 +507,9 @@ def _label_only_lines(dist, hsj_curve, flags, fams) -> list[str]:
     closer = l2[zo].min() > l2[cv].max()
     return [f"**Label-only distances (HopSkipJump L2, median over correctly classified rows):** "
             + ", ".join(f"{f} {l2[f]:.2f}" for f in zo) + " for the 01-loss models against "
-            + ", ".join(f"{f} {l2[f]:.2f}" for f in cv) + " for the convex ones; HopSkipJump broke at least "
-            f"{succ[zo].min():.0f} % of the 01-loss models' rows. "
+            + ", ".join(f"{f} {l2[f]:.2f}" for f in cv) + " for the convex ones; HopSkipJump broke "
+            + ("every correctly classified row of every 01-loss model. " if succ[zo].min() >= 100 else
+               f"at least {succ[zo].min():.0f} % of the 01-loss models' correctly classified rows. ")
             + ("Every 01-loss model needs a larger label-only distance than every convex one." if closer else
                "The 01-loss models do not need a uniformly larger label-only distance than the convex ones.")
             + budget]

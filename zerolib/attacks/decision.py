@@ -59,7 +59,8 @@ class _LabelOnly:
     def _is_adv(self, points: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Adversarial or not, per point (one query each, charged to its image ``rows``)."""
         self.queries.index_add_(0, rows, torch.ones_like(rows, dtype=self.queries.dtype))
-        pred = self._predict(self.model, points.clamp(0, 1), batch_size=self.batch_size).to(labels.device)
+        pred = self._predict(self.model, points.clamp(0, 1), batch_size=self.batch_size,
+                             check_values=False).to(labels.device)  # clipped here: no value check needed
         return pred == labels if self.targeted else pred != labels
 
     def _dist(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,8 @@ batches, without gradients:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,14 +26,18 @@ from ..torchutil import eval_mode, module_device_dtype
 __all__ = ["predict", "accuracy"]
 
 
-def predict(model, x, batch_size: int = 1024) -> torch.Tensor:
-    """Labels (N,) of ``model`` on ``x`` (N, ...) in [0, 1]; see the module docstring."""
+def predict(model, x, batch_size: int = 1024, *, check_values: bool = True) -> torch.Tensor:
+    """Labels (N,) of ``model`` on ``x`` (N, ...) in [0, 1]; see the module docstring.
+    ``check_values=False`` skips the pass over the values (finite, in [0, 1]) for callers that
+    built ``x`` themselves by clipping (the label-only attacks' millions of queries)."""
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2:
         raise ValueError("x must be a float tensor of shape (N, ...) with values in [0, 1]")
-    if x.numel() and (not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1):
-        raise ValueError("x must hold finite values in [0, 1]")
+    if check_values and x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN propagates to both
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi > 1:
+            raise ValueError("x must hold finite values in [0, 1]")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not isinstance(model, nn.Module) and not callable(getattr(model, "predict", None)):

@@ -2,7 +2,7 @@
 MLP01 (one hidden layer of step units), with votes and one-vs-all batched in one
 torch program on CPU or CUDA.
 
-`../shared/docs/scd.md` describes the procedure; `_kernels` holds the threshold
+The module docstrings describe the procedure; `_kernels` holds the threshold
 searches, `_engine` the training loops, `_estimators` the scikit-learn estimators.
 """
 
