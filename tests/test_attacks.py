@@ -359,9 +359,10 @@ def test_untargeted_without_labels_attacks_the_predictions():
     assert torch.equal(BIM(model, eps=0.2, steps=3)(x), BIM(model, eps=0.2, steps=3)(x, pred))
 
 
-def test_empty_batch_returns_empty():
+def test_empty_batch_is_a_clear_error():
     x = torch.zeros(0, D, dtype=torch.float64)
-    assert PGD(small_mlp())(x, torch.zeros(0, dtype=torch.long)).shape == (0, D)
+    with pytest.raises(ValueError, match="empty batch"):
+        PGD(small_mlp())(x, torch.zeros(0, dtype=torch.long))
 
 
 def test_pgd_random_start_is_reproducible_by_seed():

@@ -36,6 +36,8 @@ def project(tmp_path: Path) -> Path:
     counter = tmp_path / "counter.txt"
     parameters = f'seed: int = 0\nscale: float = 1.0\ncounter: str = "{counter}"\noutput_dir: str = "out"\n'
     make_notebook(tmp_path / "notebooks" / "writer.ipynb", WRITER, parameters)
+    # a second notebook that declares `dataset` (a default that writer does not declare)
+    make_notebook(tmp_path / "notebooks" / "reader.ipynb", "pass", 'dataset: str = "digits"\noutput_dir: str = "out"\n')
     write_profile(tmp_path, {"defaults": {"seed": 7, "dataset": "digits"},
                              "notebooks": {"writer": {"scale": 2.5}}})
     return tmp_path

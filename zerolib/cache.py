@@ -16,9 +16,11 @@ operating system releases when its holder dies), held while the entry is trained
 or a job's state folder is in use: two tasks needing the same model train it
 once, the second waits and loads the first one's fit.
 
-Only an entry with ``COMPLETE`` whose ``key.json`` equals the key and whose
-model loads is reused; anything else (a fit killed half-way, a corrupt file) is
-retrained and overwritten, never loaded. Files are safetensors + JSON, never
+Only an entry with ``COMPLETE`` whose ``key.json`` equals the key, whose files
+still have the sha256 digests ``COMPLETE`` records, and whose model loads (the
+loader checks shapes, dtypes and values) is reused. A fit killed half-way leaves
+no ``COMPLETE`` and is retrained silently; an entry that fails a check (a tampered
+or truncated file) is retrained with a warning naming it and the reason. Files are safetensors + JSON, never
 pickle. The place is one setting: ``ZEROLIB_MODELS``, default
 ``$ZEROLIB_CACHE/models`` (``ZEROLIB_CACHE`` defaults to ``~/.cache/zerolib``).
 """
@@ -30,13 +32,14 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .results import write_json
 
-__all__ = ["cache_root", "cache_key", "ModelCache"]
+__all__ = ["cache_root", "cache_key", "ModelCache", "CacheEntryWarning"]
 
 
 def cache_root() -> Path:
@@ -65,6 +68,31 @@ def cache_key(estimator, data: dict[str, Any]) -> dict[str, Any]:
     left out: they do not change what is learned."""
     params = {k: v for k, v in estimator.get_params().items() if k not in ("device", "verbose")}
     return _jsonable({"class": type(estimator).__name__, "params": params, "data": data})
+
+
+class CacheEntryWarning(UserWarning):
+    """A cache entry failed a check and is retrained."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_digests(folder: Path) -> None:
+    """Every file ``COMPLETE`` lists still has its sha256 (entries written before digests
+    were recorded, whose ``COMPLETE`` says only "ok", are not checked)."""
+    text = (folder / "COMPLETE").read_text()
+    if text.strip() == "ok":
+        return
+    for name, digest in json.loads(text)["sha256"].items():
+        if not (folder / name).is_file():
+            raise ValueError(f"{name} is missing")
+        if _sha256(folder / name) != digest:
+            raise ValueError(f"{name} changed since it was written (sha256 mismatch)")
 
 
 def _digest(key: dict[str, Any]) -> str:
@@ -96,15 +124,19 @@ class ModelCache:
 
     def _read(self, key: dict[str, Any], load: Callable[[Path], Any]):
         """``load(folder)`` of the entry for ``key``, or None unless it is complete,
-        holds this key and loads (a corrupt or partial entry is retrained, never trusted)."""
+        holds this key, matches its digests and loads (a corrupt entry is retrained, with
+        a :class:`CacheEntryWarning` naming it, never trusted)."""
         folder = self.path(key)
         if not (folder / "COMPLETE").is_file():
             return None
         try:
             if json.loads((folder / "key.json").read_text()) != key:
-                return None
+                raise ValueError("key.json holds another key")
+            _check_digests(folder)
             return load(folder)
-        except Exception:
+        except Exception as err:  # any fault of the entry: say which, and retrain
+            warnings.warn(f"model cache entry {folder} is discarded and will be retrained: "
+                          f"{type(err).__name__}: {err}", CacheEntryWarning, stacklevel=3)
             return None
 
     @contextmanager
@@ -157,7 +189,8 @@ class ModelCache:
         tmp.mkdir(parents=True)
         save(tmp)
         write_json(tmp / "key.json", key)
-        (tmp / "COMPLETE").write_text("ok\n")
+        write_json(tmp / "COMPLETE", {"sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())
+                                                 if p.is_file() and p.name != "key.json"}})
         os.replace(tmp, folder)
 
     def fit_net(self, name: str, in_shape, n_classes: int, data: dict[str, Any], X, y=None, *, seed: int,

@@ -132,6 +132,22 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "zerolib"
 
 
+SUBSAMPLED = " after subsampling (ask for more rows)"
+
+
+def _check_every_class(y, names, split: str, label: str, *, error: bool, note: str = "") -> None:
+    """Every kept class has rows in ``split``: with ``error`` a class without rows is an
+    error, else a warning (a silent empty class skews every accuracy)."""
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(names))
+    empty = [str(names[i]) for i in range(len(names)) if counts[i] == 0]
+    if not empty:
+        return
+    msg = f"{label}: the {split} rows hold no image of class {', '.join(empty)}{note}"
+    if error:
+        raise ValueError(msg)
+    warnings.warn(msg, stacklevel=3)
+
+
 def load_dataset(
     name: str | os.PathLike,
     *,
@@ -165,12 +181,17 @@ def load_dataset(
         x_train, y_train = _select_classes(x_train, y_train, keep)
         x_test, y_test = _select_classes(x_test, y_test, keep)
         names = [names[i] for i in keep]
+    # a class the caller asked for must have rows; a class of the data's own list may lack some
+    _check_every_class(y_train, names, "training", label, error=classes is not None)
+    _check_every_class(y_test, names, "test", label, error=classes is not None)
     if n_train is not None:
         idx = _subsample_indices(y_train, n_train, "n_train", "training", label, seed, 0)
         x_train, y_train = x_train[idx], y_train[idx]
+        _check_every_class(y_train, names, "training", label, error=False, note=SUBSAMPLED)
     if n_test is not None:
         idx = _subsample_indices(y_test, n_test, "n_test", "test", label, seed, 1)
         x_test, y_test = x_test[idx], y_test[idx]
+        _check_every_class(y_test, names, "test", label, error=False, note=SUBSAMPLED)
     xs = [_to_float_tensor(x) for x in (x_train, x_test)]
     if flatten:
         xs = [x.reshape(len(x), -1) for x in xs]

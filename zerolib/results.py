@@ -14,10 +14,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def new_file_mode() -> int:
+    """The mode a new file gets from the user's umask (0o666 & ~umask): ``mkstemp`` makes
+    0o600 files, which the other users of a shared cache or output folder could not read."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     """Call `write(tmp_path)`, then move the temporary file onto `path` in one step.
 
-    Readers see either the old file or the complete new one, never a partial one.
+    Readers see either the old file or the complete new one, never a partial one. The file
+    gets the mode the umask gives any new file (group-readable under the usual 022 or 002).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +34,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

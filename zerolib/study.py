@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -47,11 +48,13 @@ from typing import Any
 
 import yaml
 
-from zerolib.results import write_json
+from zerolib.results import atomic_write, write_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 RECORD_NAME = "run.json"
 SEED_TASKS = ".seeds"   # outputs/<profile>/.seeds/: the parallel runner's per-seed tasks, removed when done
+STAGING = ".staging"    # outputs/<profile>/.staging/<notebook>/: a run in progress, published whole when done
 REPORTED_PACKAGES = (
     "zerolib", "torch", "torchvision", "numpy", "scikit-learn", "scipy", "pandas",
     "matplotlib", "papermill", "jupytext", "ipykernel", "ipywidgets",
@@ -76,17 +79,43 @@ class Profile:
 
     @classmethod
     def load(cls, params_dir: Path, name: str) -> "Profile":
+        """``params/<name>.yaml``; ``name`` is a plain name, never a path (use :meth:`from_file`)."""
+        if not PROFILE_NAME.fullmatch(str(name)):
+            raise StudyError(f"a profile is a name in {params_dir} (letters, digits, '_', '-', '.'; no path), "
+                             f"got {name!r}; pass a YAML file elsewhere with --profile-file")
         path = params_dir / f"{name}.yaml"
         if not path.is_file():
             known = ", ".join(list_profiles(params_dir)) or "none"
             raise StudyError(f"unknown profile {name!r}: no {path} (profiles: {known})")
-        raw = yaml.safe_load(path.read_text()) or {}
+        return cls.from_file(path)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Profile":
+        """A profile from an explicit YAML file (its name: the file's stem, which must be a
+        plain name, since outputs go to ``outputs/<name>/``)."""
+        path = Path(path)
+        name = path.stem
+        if not PROFILE_NAME.fullmatch(name):
+            raise StudyError(f"{path}: the file name must be a plain profile name (letters, digits, '_', '-', '.')")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except OSError as err:
+            raise StudyError(f"cannot read profile {path}: {err}") from err
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise StudyError(f"{path}{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from err
+        if not isinstance(raw, dict):
+            raise StudyError(f"{path}: a profile must be a mapping with description, defaults, notebooks, cluster")
         unknown = set(raw) - {"description", "defaults", "notebooks", "cluster"}
         if unknown:
             raise StudyError(f"{path}: unknown top-level keys {sorted(unknown)}; "
                              "expected description, defaults, notebooks, cluster")
         if not isinstance(raw.get("cluster") or {}, dict):
             raise StudyError(f"{path}: 'cluster' must be a mapping of job-queue settings")
+        if not isinstance(raw.get("defaults") or {}, dict):
+            raise StudyError(f"{path}: 'defaults' must map parameter names to values, got "
+                             f"{type(raw['defaults']).__name__}")
         notebooks = raw.get("notebooks") or {}
         if not isinstance(notebooks, dict) or not all(isinstance(v or {}, dict) for v in notebooks.values()):
             raise StudyError(f"{path}: 'notebooks' must map notebook names to parameter mappings")
@@ -202,21 +231,25 @@ def scrub_paths(path: Path, root: Path) -> None:
     new = text.replace(str(root.resolve()), ".").replace(str(Path.home()), "~")
     new = re.sub(r"/tmp/ipykernel_\d+/", "<ipykernel>/", new)
     if new != text:
-        from zerolib.results import atomic_write
-
         atomic_write(path, lambda tmp: Path(tmp).write_text(new))
 
 
-def is_complete(record_path: Path, executed_path: Path, expected: dict[str, str]) -> bool:
-    """True when an earlier run finished with the same fingerprint and left all its files."""
+def is_complete(record_path: Path, executed_path: Path, expected: dict[str, str] | None) -> bool:
+    """True when an earlier run finished (status ok) with the fingerprint ``expected`` (None:
+    any) and left all its files, its executed notebook the one its record names (sha256)."""
     if not (record_path.is_file() and executed_path.is_file()):
         return False
     try:
         record = json.loads(record_path.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, OSError):
+        return False
+    if not isinstance(record, dict):
         return False
     files_present = all((record_path.parent / name).is_file() for name in record.get("files", []))
-    return record.get("status") == "ok" and record.get("fingerprint") == expected and files_present
+    same = expected is None or record.get("fingerprint") == expected
+    digest = record.get("notebook_sha256")
+    notebook_ok = digest is None or digest == sha256_of(executed_path.read_bytes())  # older records have none
+    return record.get("status") == "ok" and same and files_present and notebook_ok
 
 
 # ----------------------------------------------------------------------------- running
@@ -281,19 +314,41 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
                  force: bool = False, kernel_name: str = "python3", run_seeds: list[int] | None = None,
                  progress: bool = True) -> Outcome:
     """Execute one notebook for `profile`, unless an identical finished run is on disk
-    (with ``run_seeds``: only those seeds, into the per-seed task folder)."""
-    import papermill
+    (with ``run_seeds``: only those seeds, into the per-seed task folder).
 
+    The run writes into a staging folder (``outputs/<profile>/.staging/<notebook>/``) and
+    is published whole when it has finished: the executed notebook, its tables and its
+    record replace the published ones by renames, so a run killed at any point leaves the
+    last published set as it was, and the record (with the executed notebook's sha256)
+    tells a complete set from a torn one, which a plain rerun redoes. A failed run is
+    published only where nothing finished is published yet; else it stays in staging and
+    its error names that folder. An error writing the outputs (a read-only folder) is this
+    notebook's failure, not the study's."""
     name = notebook_path.stem
     label = name if run_seeds is None else seed_task_name(name, run_seeds)
     result_dir, executed_path, params, expected = notebook_run(notebook_path, profile, output_root, run_seeds)
     record_path = result_dir / RECORD_NAME
     if not force and is_complete(record_path, executed_path, expected):
         return Outcome(label, "skipped")
+    try:
+        return _run_staged(notebook_path, profile, root, kernel_name, progress, label, result_dir, executed_path,
+                           params, expected)
+    except OSError as err:
+        return Outcome(label, "failed", 0.0, f"cannot write the outputs of {label}: {err}")
 
-    result_dir.mkdir(parents=True, exist_ok=True)
+
+def _run_staged(notebook_path, profile, root, kernel_name, progress, label, result_dir, executed_path,
+                params, expected) -> Outcome:
+    import papermill
+
+    stage = result_dir.parent / STAGING / label
+    if stage.exists():
+        shutil.rmtree(stage)  # a run killed earlier: nothing in it was published
+    stage_dir, stage_nb = stage / result_dir.name, stage / executed_path.name
+    stage_dir.mkdir(parents=True)
+    staged = dict(params, output_dir=os.path.relpath(stage_dir, notebook_path.parent.resolve()))
     record: dict[str, Any] = {
-        "profile": profile.name, "notebook": name, "parameters": params,
+        "profile": profile.name, "notebook": notebook_path.stem, "parameters": params,
         "seed": params.get("seed"), "fingerprint": expected, "versions": package_versions(),
         "device": device_info(), "git": git_commit(root),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -301,7 +356,7 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebook_path), str(executed_path), parameters=params, kernel_name=kernel_name,
+            str(notebook_path), str(stage_nb), parameters=staged, kernel_name=kernel_name,
             cwd=str(notebook_path.parent), progress_bar=progress, log_output=False,
         )
         status, error = "ok", ""
@@ -310,16 +365,38 @@ def run_notebook(notebook_path: Path, profile: Profile, output_root: Path, root:
     except Exception as exc:  # kernel died, bad notebook file, ...
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
-    if executed_path.is_file():
-        scrub_paths(executed_path, root)
-
+    if stage_nb.is_file():  # the published notebook names its published folder, not the staging one
+        text = stage_nb.read_text().replace(staged["output_dir"], params["output_dir"])
+        atomic_write(stage_nb, lambda tmp: Path(tmp).write_text(text))
+        scrub_paths(stage_nb, root)
     record.update(status=status, error=error, seconds=round(seconds, 2),
                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  files=sorted(p.name for p in result_dir.iterdir()
-                               if p.is_file() and not p.name.startswith(".") and p.name != RECORD_NAME))
-    write_json(record_path, record)
-    scrub_paths(record_path, root)
+                  files=sorted(p.name for p in stage_dir.iterdir()
+                               if p.is_file() and not p.name.startswith(".") and p.name != RECORD_NAME),
+                  notebook_sha256=sha256_of(stage_nb.read_bytes()) if stage_nb.is_file() else None)
+    write_json(stage_dir / RECORD_NAME, record)
+    scrub_paths(stage_dir / RECORD_NAME, root)
+    if status == "ok" or not is_complete(result_dir / RECORD_NAME, executed_path, None):
+        _publish(stage, stage_dir, stage_nb, result_dir, executed_path)
+    else:
+        error += f" (a finished earlier run stays published; this run's notebook is in {stage})"
     return Outcome(label, status, seconds, error)
+
+
+def _publish(stage: Path, stage_dir: Path, stage_nb: Path, result_dir: Path, executed_path: Path) -> None:
+    """Replace the published run by the staged one. The old folder is renamed aside before the
+    new one is renamed into place, and removed after; between the renames the record is
+    missing or names another notebook's sha256, so a kill there reads as incomplete."""
+    old = stage.parent / f"{stage.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if stage_nb.is_file():
+        os.replace(stage_nb, executed_path)
+    if result_dir.exists():
+        os.replace(result_dir, old)
+    os.replace(stage_dir, result_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def chosen_notebooks(profile: Profile, notebooks_dir: Path, notebooks: list[str] | None) -> list[str]:
@@ -333,6 +410,11 @@ def chosen_notebooks(profile: Profile, notebooks_dir: Path, notebooks: list[str]
     missing = [n for n in chosen if n not in available]
     if missing:
         raise StudyError(f"no such notebooks in {notebooks_dir}: {missing} (have: {available})")
+    declared = {n: declared_parameters(notebooks_dir / f"{n}.ipynb") for n in available}
+    typos = sorted(k for k in profile.defaults if not any(k in d for d in declared.values()))
+    if typos:
+        raise StudyError(f"profile {profile.name!r} sets defaults {typos}, which no notebook declares "
+                         f"(notebooks: {', '.join(available)})")
     return chosen
 
 
@@ -369,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="project folder holding notebooks/ and params/ (default: current folder)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute the notebooks for a profile")
-    run.add_argument("--profile", default="quick", help="params/<PROFILE>.yaml (default: quick)")
+    run.add_argument("--profile", default="quick", help="params/<PROFILE>.yaml (default: quick); a name, not a path")
+    run.add_argument("--profile-file", type=Path, help="a profile YAML file outside params/ (its stem names the "
+                     "outputs folder)")
     run.add_argument("--notebooks", nargs="+", help="only these notebooks (names without .ipynb)")
     run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
     run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
@@ -398,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         print("notebooks:", " ".join(list_notebooks(root / "notebooks")))
         return 0
     try:
-        profile = Profile.load(root / "params", args.profile)
+        profile = (Profile.from_file(args.profile_file) if args.profile_file
+                   else Profile.load(root / "params", args.profile))
         if args.seeds:
             profile = profile.with_seeds(args.seeds)
         if args.workers is not None or args.scheduler or args.cluster:
@@ -416,11 +501,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failed = [o for o in outcomes if o.status == "failed"]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
-    print(f"study {args.profile}: {counts['ok']} ran, {counts['skipped']} skipped, {counts['failed']} failed")
+    print(f"study {profile.name}: {counts['ok']} ran, {counts['skipped']} skipped, {counts['failed']} failed")
     for o in failed:
         print(f"FAILED notebook {o.notebook}: {o.error}", file=sys.stderr)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the importable copy: run as a script this file is `__main__`, and zerolib.cluster would
+    # import a second zerolib.study whose StudyError the first copy's `except` does not catch
+    from zerolib.study import main as study_main
+
+    sys.exit(study_main())

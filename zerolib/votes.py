@@ -47,6 +47,7 @@ import copy
 import json
 import math
 import numbers
+import os
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,29 @@ class VoteMLP(VoteModule):
 
 
 # ------------------------------------------------------------- scikit-learn base
+def _memory_bytes(device: torch.device) -> int | None:
+    """The device's total memory (RAM for the CPU), or None when it cannot be told."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError, RuntimeError):
+        return None
+
+
+def _check_fit_memory(name: str, n_votes: int, problems: int, n_rows: int, n_features: int, device) -> None:
+    """Refuse a fit whose votes cannot fit in memory before allocating anything: every vote of
+    every class problem holds its weights and, while training, a float32 projection of the
+    batch, at least ``4 * problems * n_votes * (n_features + n_rows)`` bytes."""
+    need = 4 * problems * n_votes * (n_features + n_rows)
+    have = _memory_bytes(torch.device(device))
+    if have is not None and need > have:
+        raise ValueError(f"{name}: n_votes={n_votes} with {problems} class problem(s), {n_rows} rows and "
+                         f"{n_features} features needs at least {need / 2**30:.1f} GiB, more than the "
+                         f"{have / 2**30:.1f} GiB of {device}; use fewer votes")
+
+
+
 def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
@@ -267,11 +291,11 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
             if X.is_complex():
                 raise ValueError("Complex data not supported")
             shape = tuple(int(s) for s in X.shape[1:])
-            X = X.detach().reshape(X.shape[0], -1)
-            if X.shape[0] < 1 or X.shape[1] < 1:
+            if X.shape[0] < 1 or math.prod(shape) < 1:
                 raise ValueError(
                     f"Found array with shape {tuple(X.shape)}: at least 1 sample and 1 feature are required."
                 )
+            X = X.detach().reshape(X.shape[0], -1)
             if X.dtype not in (torch.float32, torch.float64):
                 X = X.float()
             lo, hi = torch.aminmax(X)  # NaN propagates; one pass, no mask
@@ -330,6 +354,8 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least two classes in y; y contains only one class: {classes[0]!r}"
             )
         self.classes_ = classes
+        _check_fit_memory(type(self).__name__, self.n_votes, 1 if len(classes) == 2 else len(classes), *X.shape,
+                          device)
         return device, X, y_idx
 
     def _seed(self) -> int:
@@ -464,16 +490,31 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
             cfg = json.loads((path / "config.json").read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{path} holds no readable config.json of a saved zerolib model: {err}") from err
-        if cfg.get("format") != FORMAT:
-            raise ValueError(f"{path}: unknown model format {cfg.get('format')!r} (expected {FORMAT!r})")
+        if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+            got = cfg.get("format") if isinstance(cfg, dict) else type(cfg).__name__
+            raise ValueError(f"{path}: unknown model format {got!r} (expected {FORMAT!r})")
+        missing_keys = {"class", "params", "classes", "classes_dtype", "n_features_in", "input_shape"} - set(cfg)
+        if missing_keys:
+            raise ValueError(f"{path}/config.json lacks {sorted(missing_keys)}")
         target = _REGISTRY.get(cfg.get("class"))
         if target is None or not issubclass(target, cls):
             raise ValueError(f"{path} holds a {cfg.get('class')}, not a {cls.__name__}")
+        fitted = cfg.get("fitted", {})
+        if not isinstance(fitted, dict) or set(fitted) - set(target._fitted_values):
+            extra = sorted(set(fitted) - set(target._fitted_values)) if isinstance(fitted, dict) else fitted
+            raise ValueError(f"{path}/config.json: 'fitted' names {extra}, which a {target.__name__} does not "
+                             f"declare (it declares {list(target._fitted_values)})")
         defaults = target().get_params()
+        unknown = set(cfg["params"]) - set(defaults) if isinstance(cfg["params"], dict) else {"<not a mapping>"}
+        if unknown:
+            raise ValueError(f"{path}/config.json: unknown parameters {sorted(unknown)} for a {target.__name__}")
         params = {k: (tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v)
                   for k, v in cfg["params"].items()}  # JSON has lists only
         est = target(**params)
-        tensors = {k: t.numpy() for k, t in load_file(str(path / "weights.safetensors")).items()}
+        try:
+            tensors = {k: t.numpy() for k, t in load_file(str(path / "weights.safetensors")).items()}
+        except Exception as err:  # safetensors raises its own errors on a truncated or foreign file
+            raise ValueError(f"{path}/weights.safetensors is not a readable safetensors file: {err}") from err
         for name in target._vote_arrays + target._other_arrays:
             parts = sorted((int(k.rsplit(".", 1)[1]), a) for k, a in tensors.items() if k.startswith(name + "."))
             if parts:
@@ -489,10 +530,46 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
             est.feature_names_in_ = np.array(cfg["feature_names_in"], dtype=object)
         for name in target._vote_arrays + target._other_arrays:
             setattr(est, name, tensors[name])
-        for k, v in cfg.get("fitted", {}).items():
+        for k, v in fitted.items():
             setattr(est, k, v)
         est._after_load()
+        est._check_loaded(path)
         return est
+
+    def _check_loaded(self, path) -> None:
+        """A loaded model's arrays agree with its classes and features: weights floating and
+        finite, every vote array (P, V, ...) with P class problems and one V, and a module that
+        builds and reads ``n_features_in_`` features. A file that fails says so, by name."""
+        def arrays():
+            for name in self._vote_arrays + self._other_arrays:
+                value = getattr(self, name)
+                for i, a in enumerate(value if isinstance(value, list) else [value]):
+                    yield (f"{name}[{i}]" if isinstance(value, list) else name), np.asarray(a), name
+
+        if len(self.classes_) < 2:
+            raise ValueError(f"{path}: a model needs at least two classes, config.json has {list(self.classes_)}")
+        for label, a, name in arrays():
+            if ("coef" in name or "intercept" in name) and not np.issubdtype(a.dtype, np.floating):
+                raise ValueError(f"{path}: {label} has dtype {a.dtype}; weights must be floating point")
+            if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+                raise ValueError(f"{path}: {label} holds NaN or infinity")
+        try:
+            module = self._module(torch.float64)
+        except (ValueError, RuntimeError, IndexError) as err:
+            raise ValueError(f"{path}: the weights do not form a model: {err}") from err
+        if module.n_features != self.n_features_in_:
+            raise ValueError(f"{path}: the weights read {module.n_features} features, config.json says "
+                             f"{self.n_features_in_}")
+        problems = 1 if len(self.classes_) == 2 or module.softmax else len(self.classes_)
+        votes = set()
+        for label, a, name in arrays():
+            if name in self._vote_arrays:
+                if a.ndim < 2 or a.shape[0] != problems:
+                    raise ValueError(f"{path}: {label} has shape {a.shape}; its first axis must be the "
+                                     f"{problems} class problem(s) of {len(self.classes_)} classes")
+                votes.add(a.shape[1])
+        if len(votes) != 1:
+            raise ValueError(f"{path}: the vote arrays disagree on the number of votes: {sorted(votes)}")
 
     def _after_load(self) -> None:
         """Hook: rebuild fitted attributes that are not stored as they are."""

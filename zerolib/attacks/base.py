@@ -190,7 +190,7 @@ class Attack:
         if y is not None:
             y = check_y(y, x.shape[0], self.n_classes())
         if x.shape[0] == 0:
-            return x.detach().clone()
+            raise ValueError(f"x is an empty batch {tuple(x.shape)}: there is nothing to attack")
         device, dtype = self._device_dtype(x)
         with torch.inference_mode(False), eval_mode(self.model), torch.enable_grad():
             xd = x.detach().to(device=device, dtype=dtype)  # may be x itself: perturb must not write to it

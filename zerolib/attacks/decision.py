@@ -34,6 +34,15 @@ from .base import check_int, check_nonneg, check_positive, check_x, check_y
 __all__ = ["HopSkipJump", "BoundaryRandomSearch"]
 
 
+def _n_classes(model) -> int | None:
+    """How many classes ``model`` labels (labels are 0..k-1), when it says: an estimator's
+    ``classes_``, a network's or a vote view's ``n_classes``; else None."""
+    if hasattr(model, "classes_"):
+        return len(model.classes_)
+    n = getattr(model, "n_classes", None)
+    return int(n) if isinstance(n, int) else None
+
+
 class _LabelOnly:
     """Shared call contract: validation, the query oracle, per-row generators, records."""
 
@@ -73,7 +82,9 @@ class _LabelOnly:
         per row that is already adversarial (required for targeted: e.g. an image of the
         target class); without it an untargeted start is searched among uniform noise."""
         x = check_x(x)
-        y = check_y(y, x.shape[0])
+        if x.shape[0] == 0:
+            raise ValueError(f"x is an empty batch {tuple(x.shape)}: there is nothing to attack")
+        y = check_y(y, x.shape[0], _n_classes(self.model))
         if self.targeted and x_init is None:
             raise ValueError("a targeted label-only attack needs x_init: a start per row the model already "
                              "labels as its target (e.g. a training image of that class)")

@@ -220,7 +220,25 @@ def make_model(name: str, in_shape, n_classes: int, head: str = "ce", code_lengt
     kwargs = {**defaults, **arch, "head": head, "code_length": code_length, "codebook": codebook,
               "code_seed": code_seed}
     if seed is None:
-        return cls(in_shape, n_classes, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return cls(in_shape, n_classes, **kwargs)
+        model = cls(in_shape, n_classes, **kwargs)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = cls(in_shape, n_classes, **kwargs)
+    model.in_shape = tuple(int(s) for s in ((in_shape,) if isinstance(in_shape, int) else in_shape))
+    model.register_forward_pre_hook(_check_batch)
+    return model
+
+
+def _check_batch(model: HeadNet, args) -> None:
+    """A batch (N, *in_shape) or a clear error: an image without its batch dimension
+    would otherwise fail deep inside a layer with a shape message about matrices."""
+    x, shape = args[0], model.in_shape
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{type(model).__name__} takes a tensor, got {type(x).__name__}")
+    if tuple(x.shape[1:]) == shape or (isinstance(model, SubstituteMLP) and x[0].numel() == math.prod(shape)
+                                       and x.ndim >= 2):
+        return
+    hint = " (add a batch dimension: x[None])" if tuple(x.shape) == shape else ""
+    raise ValueError(f"{type(model).__name__} takes a batch of shape (N, {', '.join(map(str, shape))}), "
+                     f"got {tuple(x.shape)}{hint}")
