@@ -232,7 +232,7 @@ if len(hc):
     display(curve.round(3))
     fig, ax = plt.subplots(figsize=(7, 4))
     for fam, row in curve.iterrows():
-        ax.plot(row.index, row.values, "-o", ms=3, label=fam, ls="-" if fam in ZERO_ONE else ":")
+        ax.plot(row.index, row.values, marker="o", ms=3, label=fam, ls="-" if fam in ZERO_ONE else ":")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(curve.columns), [str(q) for q in curve.columns])
     ax.set_xlabel("label queries per image")

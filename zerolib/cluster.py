@@ -49,7 +49,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from zerolib.study import (SEED_TASKS, Outcome, Profile, StudyError, chosen_notebooks, declared_parameters,
+from zerolib.study import (SEED_TASKS, STAGING, Outcome, Profile, StudyError, chosen_notebooks, declared_parameters,
                            is_complete, notebook_run, outcome_line, run_notebook, seed_task_name,
                            set_kernel_threads)
 
@@ -296,7 +296,8 @@ def run_parallel(profile: Profile, root: Path, notebooks: list[str] | None = Non
 def remove_seed_tasks(profile_dir: Path, notebook: str) -> None:
     """Delete a notebook's per-seed task folders (their results live on in the cache)."""
     seeds_dir = profile_dir / SEED_TASKS
-    for folder in seeds_dir.glob(f"{seed_task_name(notebook, [])}*"):
-        shutil.rmtree(folder, ignore_errors=True)
-    if seeds_dir.is_dir() and not any(seeds_dir.iterdir()):
-        seeds_dir.rmdir()
+    for where in (seeds_dir / STAGING, seeds_dir):  # any task a killed worker left staged, then finished ones
+        for folder in where.glob(f"{seed_task_name(notebook, [])}*"):
+            shutil.rmtree(folder, ignore_errors=True)
+        if where.is_dir() and not any(where.iterdir()):
+            where.rmdir()

@@ -397,6 +397,10 @@ def _publish(stage: Path, stage_dir: Path, stage_nb: Path, result_dir: Path, exe
     os.replace(stage_dir, result_dir)
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(stage, ignore_errors=True)
+    try:
+        stage.parent.rmdir()  # .staging/ itself, once no other run is staged there
+    except OSError:
+        pass
 
 
 def chosen_notebooks(profile: Profile, notebooks_dir: Path, notebooks: list[str] | None) -> list[str]:
