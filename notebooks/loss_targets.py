@@ -328,7 +328,7 @@ display(verdicts[["where", "claim", "verdict", "mean", "std", "paper", "paper_ve
 # gradient masking, which the codebook-aware CW-L2 is the paper's own check for.
 
 # %%
-lines = [f"- {v.where}: {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
+lines = [f"- {v['where']}: {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
          + (f"; paper: {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
          for _, v in verdicts.iterrows()]
 acc = clean.groupby("model").accuracy.mean()

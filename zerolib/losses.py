@@ -225,6 +225,13 @@ class CodewordMSE(LossAdapter):
         return f"CodewordMSE({self.codebook!r}, from_logits={self.from_logits})"
 
 
+def label_margin(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``s_y - max_{j != y} s_j`` per row: positive exactly where ``y`` has the top score."""
+    true = scores.gather(1, y[:, None]).squeeze(1)
+    other = scores.masked_fill(F.one_hot(y, scores.shape[1]).bool(), float("-inf")).amax(1)
+    return true - other
+
+
 class ScoreMargin(LossAdapter):
     """The margin loss on another adapter's scores: ``max_{j != y} s_j - s_y``.
 
@@ -262,10 +269,7 @@ class ScoreMargin(LossAdapter):
         return self.adapter.scores(outputs)
 
     def losses(self, outputs, y):
-        s = self._margin_scores(outputs)
-        true = s.gather(1, y[:, None]).squeeze(1)
-        other = s.masked_fill(F.one_hot(y, s.shape[1]).bool(), float("-inf")).amax(1)
-        return other - true
+        return -label_margin(self._margin_scores(outputs), y)
 
     def scores(self, outputs):
         return self.adapter.scores(outputs)

@@ -42,7 +42,8 @@ import torch
 from torch import nn
 
 from ..votes import VoteLinear, VoteMLP, VoteModule
-from .base import Attack, check_int, check_nonneg
+from ..losses import label_margin
+from .base import Attack, check_int, check_nonneg, project_linf
 
 __all__ = ["SmoothVotes", "SurrogatePGD", "VanishingGradientWarning", "as_vote_module"]
 
@@ -145,9 +146,8 @@ class SmoothVotes(nn.Module):
 def _margin(scores: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
     """The attacker's margin, negative exactly where the attack has succeeded:
     untargeted ``s_y - max_{j != y} s_j``; targeted ``max_{j != t} s_j - s_t``."""
-    true = scores.gather(1, y[:, None]).squeeze(1)
-    other = scores.masked_fill(nn.functional.one_hot(y, scores.shape[1]).bool(), float("-inf")).amax(1)
-    return other - true if targeted else true - other
+    m = label_margin(scores, y)
+    return -m if targeted else m
 
 
 class SurrogatePGD(Attack):
@@ -230,7 +230,7 @@ class SurrogatePGD(Attack):
 
     def _project(self, adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.norm == "Linf":
-            return torch.minimum(torch.maximum(adv, x - self.eps), x + self.eps).clamp(0, 1)
+            return project_linf(adv, x, self.eps)
         delta = adv - x
         size = delta.flatten(1).norm(dim=1).view(-1, *[1] * (x.ndim - 1))
         delta = delta * torch.where(size > self.eps, self.eps / size.clamp_min(1e-12), torch.ones_like(size))
