@@ -2,7 +2,7 @@
 
 Part ``deepfool``: a DenseNet (``densenet_small``, the mnist-cpu profile's network) with
 the O:SOFTMAX:CE head, trained here with Adam on a stratified ``--n-train`` rows; on
-``--n-attack`` seeded test rows (``zerolib.loss_targets.attack_subset``, as the grid)
+``--n-attack`` seeded test rows (``zerolib.experiments.loss_targets.attack_subset``, as the grid)
 it runs, at the step limits of paper B's grid (10, 20, 30, 40), with paper B's
 settings (cleverhans defaults: 10 candidates, overshoot 0.02, inputs clipped to [0, 1]):
 
@@ -19,7 +19,7 @@ correct rows fooled), median L2 of the successes, and wall time.
 Part ``lbfgs``: the same network with the R:TANH:MSE head (d = 128, code seed 2024);
 targeted L-BFGS at paper B's c grid (5 binary-search steps, ``--lbfgs-steps``
 iterations each, 40 as the mnist-cpu profile caps them) on ``--lbfgs-rows`` rows with
-``zerolib.grid.random_targets``:
+``zerolib.experiments.common.attack_grid.random_targets``:
 
 - ``zerolib``: ``zerolib.attacks.LBFGS`` with the model's loss (MSE to the target's
   codeword) and the model's decision (nearest codeword) for the binary search;
@@ -60,8 +60,8 @@ sys.path.insert(0, str(ROOT))
 from zerolib import load_dataset  # noqa: E402
 from zerolib.attacks import LBFGS, DeepFool  # noqa: E402
 from zerolib.attacks.base import ConstSearch  # noqa: E402
-from zerolib.grid import random_targets  # noqa: E402
-from zerolib.loss_targets import attack_subset  # noqa: E402
+from zerolib.experiments.common.attack_grid import random_targets  # noqa: E402
+from zerolib.experiments.loss_targets import attack_subset  # noqa: E402
 from zerolib.losses import CrossEntropy  # noqa: E402
 from zerolib.models import make_model, train  # noqa: E402
 

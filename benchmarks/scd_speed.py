@@ -44,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zerolib.data import load_dataset  # noqa: E402
-from zerolib.scd import MLP01Classifier, SCD01Classifier  # noqa: E402
+from zerolib.models.scd import MLP01Classifier, SCD01Classifier  # noqa: E402
 
 PUBLISHED = {"scd01_ms": 2900.0, "mlp01_ms": 4600.0, "scd01_1x100_test": 0.7975, "mlp01_1x50_test": 0.760}
 GOALS = {"scd01_ms": 30.0, "mlp01_ms": 50.0, "scd01_32x500_test": 0.81}

@@ -32,7 +32,7 @@
 # Round 0 is the clean accuracy on the attacked points. The substitute starts from
 # `n_seed_points` random test points held out from the points attacked. Every curve is
 # the mean ± one standard deviation over `n_seeds` seeds (each seed: its own targets,
-# split and substitute). The code is `zerolib.blackbox`; runs are kept in the model cache
+# split and substitute). The code is `zerolib.experiments.common.substitutes`; runs are kept in the model cache
 # round by round, so a killed run resumes where it stopped.
 
 # %%
@@ -71,13 +71,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, paper, suite
-from zerolib.blackbox import NetSubstitute, SCD01Substitute, attack_targets
-from zerolib.cache import ModelCache
-from zerolib.claims import BLACKBOX_CLAIMS, curve_cells, judge_all
-from zerolib.plots import plot_curves
-from zerolib.results import ResultDir
-from zerolib.spread import over_seeds, seed_list
+from zerolib import load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.papers import numbers as paper
+from zerolib.experiments.common.substitutes import NetSubstitute, SCD01Substitute, attack_targets
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import BLACKBOX_CLAIMS, curve_cells, judge_all
+from zerolib.experiments.common.plots import plot_curves
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()

@@ -31,8 +31,8 @@
 # only through the folds of its C search: its spread is often exactly 0.
 #
 # Every number is the mean ± standard deviation over `n_seeds` independent seeds (the
-# paper gives one run). The training is in `zerolib.suite`, the models come from the
-# profile's model cache, and the claims are judged by `zerolib.claims`.
+# paper gives one run). The training is in `zerolib.experiments.common.model_suite`, the models come from the
+# profile's model cache, and the claims are judged by `zerolib.papers.claims`.
 
 # %%
 # %matplotlib inline
@@ -62,11 +62,11 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, paper, suite
-from zerolib.cache import ModelCache
-from zerolib.claims import TABLE_I_CLAIMS, judge_all, table_i_cells
-from zerolib.results import ResultDir
-from zerolib.spread import over_seeds, seed_list, wide
+from zerolib import ResultDir, load_dataset
+from zerolib.experiments import clean_accuracy as experiment
+from zerolib.experiments.common import model_suite as suite
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.experiments.common.summary import seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -81,15 +81,10 @@ print(f"{dataset}: {len(data.x_train)} training and {len(data.x_test)} test rows
 
 # %%
 long = suite.clean_accuracy(data, data_key, models, n_votes, seeds, device=device, cache=cache)
-out.table(long, "table1_per_seed")
-summary = over_seeds(long, ["model", "kind"])
-summary["paper"] = [paper.paper_value(paper.TABLE_I, dataset, k, m) for m, k in zip(summary.model, summary.kind)]
-summary["difference"] = summary["mean"] - summary["paper"].astype(float)
-out.table(summary, "table1")
-shown = wide(summary.assign(col=summary.kind + " (ours)"), "model", "col", rows=list(suite.MODEL_NAMES))
-for kind in ("single", "votes"):
-    shown[f"{kind} (paper)"] = [paper.paper_value(paper.TABLE_I, dataset, kind, m) for m in shown.index]
-display(shown)
+out.table(long, experiment.PER_SEED)
+summary = experiment.table_i(long, dataset)
+out.table(summary, experiment.SUMMARY)
+display(experiment.table_i_shown(summary, dataset))
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -107,7 +102,7 @@ ax.set_ylabel("test accuracy (%)")
 ax.set_title(f"{dataset}: clean accuracy, one-vs-all, single run vs {n_votes} votes")
 ax.set_ylim(max(0, float(summary["min"].min()) - 15), 100)
 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-_ = out.figure(fig, "table1")
+_ = out.figure(fig, experiment.SUMMARY)
 
 # %% [markdown]
 # ## The paper's claims about Table I, judged on our numbers
@@ -117,8 +112,8 @@ _ = out.figure(fig, "table1")
 # column `paper` applies the same test to the paper's own table.
 
 # %%
-verdicts = judge_all(TABLE_I_CLAIMS, table_i_cells(long), paper.table_i_cells(dataset))
-out.table(verdicts, "table1_claims")
+verdicts = experiment.verdicts(long, dataset)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 
 # %% [markdown]
@@ -133,12 +128,9 @@ display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 # %%
 if timing:
     times = suite.one_vs_all_timing(data, data_key, models, seeds, device=device, cache=cache)
-    out.table(times, "table2_per_seed")
-    t2 = over_seeds(times, ["model"], value="seconds")
-    t2["paper"] = [paper.paper_value(paper.TABLE_II, dataset, m) for m in t2.model]
-    t2["device"] = times.groupby("model", sort=False)["device"].first().values
-    t2["threads"] = torch.get_num_threads()
-    out.table(t2, "table2")
+    out.table(times, experiment.TIMING_PER_SEED)
+    t2 = experiment.table_ii(times, dataset, torch.get_num_threads())
+    out.table(t2, experiment.TIMING)
     display(t2)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(t2.model, t2["mean"], yerr=t2["std"].fillna(0), capsize=3, label="ours")
@@ -148,7 +140,7 @@ if timing:
     ax.set_ylabel("seconds (log scale)")
     ax.set_title(f"{dataset}: one run, class 0 vs all ({t2.device.iloc[0]})")
     ax.legend()
-    _ = out.figure(fig, "table2")
+    _ = out.figure(fig, experiment.TIMING)
 
 # %% [markdown]
 # ## Reading
@@ -161,12 +153,4 @@ if timing:
 # state; (4) the paper does not give the MLP's number of epochs.
 
 # %%
-lines = []
-for _, r in summary.dropna(subset=["paper"]).iterrows():
-    lines.append(f"- {r.model} {r.kind}: ours {r['mean']:.1f} ± {r['std']:.1f}, paper {r.paper:.1f} "
-                 f"({r.difference:+.1f} points)")
-if not lines:
-    lines.append(f"- The paper reports no Table I for {dataset}; ours stands alone.")
-for _, v in verdicts.iterrows():
-    lines.append(f"- Claim: {v.claim} -- **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f})")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in experiment.reading(summary, verdicts, dataset))))

@@ -66,13 +66,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, paper, suite
-from zerolib.blackbox import NetSubstitute, attack_targets
-from zerolib.cache import ModelCache
-from zerolib.claims import FIG7_CLAIMS, curve_cells, judge_all
-from zerolib.plots import plot_curves
-from zerolib.results import ResultDir
-from zerolib.spread import over_seeds, seed_list
+from zerolib import load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.papers import numbers as paper
+from zerolib.experiments.common.substitutes import NetSubstitute, attack_targets
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import FIG7_CLAIMS, curve_cells, judge_all
+from zerolib.experiments.common.plots import plot_curves
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()

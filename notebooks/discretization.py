@@ -26,9 +26,9 @@
 # models on the saturated images and repeats
 #
 # - **Table IV**: the white-box transfer table (classes 0 vs 1, single runs, paper A's
-#   attacks of `zerolib.transfer`) on original and on binarized inputs, and, beyond the
+#   attacks of `zerolib.experiments.common.transfer`) on original and on binarized inputs, and, beyond the
 #   paper, the same table over a sweep of p;
-# - **Fig. 6**: the convex-substitute black-box attack (`zerolib.blackbox`) against the
+# - **Fig. 6**: the convex-substitute black-box attack (`zerolib.experiments.common.substitutes`) against the
 #   four models with votes, trained and attacked on original vs binarized inputs.
 #
 # The adversaries of a binarized model are made and scored in the binarized space (the
@@ -76,14 +76,16 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import discretize, load_dataset, paper, suite
-from zerolib.blackbox import NetSubstitute, attack_targets
-from zerolib.cache import ModelCache
-from zerolib.claims import FIG6_CLAIMS, TABLE_IV_CLAIMS, curve_cells, judge_all, table_iv_cells
-from zerolib.plots import plot_curves
-from zerolib.results import ResultDir
-from zerolib.spread import long_form, over_seeds, seed_list, wide
-from zerolib.transfer import paper_attack, transfer_table
+from zerolib import discretize, load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.papers import numbers as paper
+from zerolib.experiments.common.substitutes import NetSubstitute, attack_targets
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import FIG6_CLAIMS, TABLE_IV_CLAIMS, curve_cells, judge_all, table_iv_cells
+from zerolib.experiments.common.plots import plot_curves
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import long_form, over_seeds, seed_list, wide
+from zerolib.experiments.common.transfer import paper_attack, transfer_table
 
 out = ResultDir(output_dir)
 cache = ModelCache()

@@ -22,7 +22,7 @@
 # DFT of its kernel: Sedghi, Gupta, Long) and finds the O:SOFTMAX:MSE model's bounds
 # below the O:SOFTMAX:CE model's, by up to a factor of three.
 #
-# `zerolib.lipschitz.layer_bounds` gives, for every layer of a network, a sound upper
+# `zerolib.experiments.lipschitz.layer_bounds` gives, for every layer of a network, a sound upper
 # bound (convolutions on an (n + k - 1) grid so that it also bounds zero padding; batch
 # norm its largest scale; pooling and activations their constants; a DenseNet layer's
 # concatenation [x, f(x)] the bound sqrt(1 + L_f^2)), the running product along the
@@ -67,13 +67,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, suite
-from zerolib.cache import ModelCache
-from zerolib.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
-from zerolib.lipschitz import first_layer_bounds, layer_bounds
-from zerolib.loss_targets import HEAD_MODELS, fit_heads
-from zerolib.results import ResultDir
-from zerolib.spread import fmt, over_seeds, seed_list
+from zerolib import load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
+from zerolib.experiments.lipschitz import first_layer_bounds, layer_bounds
+from zerolib.experiments.loss_targets import HEAD_MODELS, fit_heads
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import fmt, over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()

@@ -56,19 +56,20 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, paper
+from zerolib import load_dataset
+from zerolib.papers import numbers as paper
 from zerolib.attacks import CodebookCWL2
-from zerolib.cache import ModelCache
-from zerolib.claims import (TABLE_3_CLAIMS, TABLE_4_CLAIMS, TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS,
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import (TABLE_3_CLAIMS, TABLE_4_CLAIMS, TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS,
                             judge_all)
-from zerolib.grid import TARGETED, UNTARGETED, random_targets, thin
-from zerolib.loss_targets import (HEAD_MODELS, attack_subset, beside_paper, clean_accuracies, fit_heads,
+from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, random_targets, thin
+from zerolib.experiments.loss_targets import (HEAD_MODELS, attack_subset, beside_paper, clean_accuracies, fit_heads,
                                   grid_spec, head_cells, head_grids, head_key, smallest_full_success)
 from zerolib.losses import Codebook
 from zerolib.models import predict
-from zerolib.plots import plot_adversaries
-from zerolib.results import ResultDir
-from zerolib.spread import over_seeds, seed_list
+from zerolib.experiments.common.plots import plot_adversaries
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -110,7 +111,7 @@ display(t4)
 # and the targeted grid of Table 5 (a random target per image, never its label) on every
 # model, the codebook-aware CW-L2 on the codebook model, and O:SOFTMAX:CE's untargeted
 # adversaries scored on the other two (Table 6). The attacks' losses follow
-# `zerolib.grid`: the model's own adapter, except CW-L2, which reads the raw outputs as
+# `zerolib.experiments.common.attack_grid`: the model's own adapter, except CW-L2, which reads the raw outputs as
 # logits as cleverhans' does (on R:TANH:MSE that is the paper's plain CW-L2).
 
 # %%

@@ -20,7 +20,7 @@
 # heuristic; paper B's MSE and codebook heads may flatten or saturate the gradient. Robustness
 # is only what survives an attacker who knows the defense (Athalye, Carlini and Wagner 2018;
 # Tramèr et al. 2020). This notebook audits all twelve families of both papers on one task
-# (classes 0 vs 1) with every applicable attack (`zerolib.robustness`):
+# (classes 0 vs 1) with every applicable attack (`zerolib.experiments.robustness_audit`):
 #
 # - white-box: paper A's own attack; on the 01-loss models (single runs and vote ensembles)
 #   the adaptive **surrogate PGD** (PGD on a margin through a tempered-sigmoid stand-in and a
@@ -80,13 +80,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zerolib import load_dataset
-from zerolib.blackbox import NetSubstitute
-from zerolib.cache import ModelCache
-from zerolib.results import ResultDir
-from zerolib.robustness import (FAMILIES, ZERO_ONE, adaptive_table, audit_seed, comparison_at, distance_table,
+from zerolib.experiments.common.substitutes import NetSubstitute
+from zerolib.experiments.common.cache import ModelCache
+from zerolib._io import ResultDir
+from zerolib.experiments.robustness_audit import (FAMILIES, ZERO_ONE, adaptive_table, audit_seed, comparison_at, distance_table,
                                 fit_families, flag_table, reading, robust_table)
-from zerolib.spread import seed_list
-from zerolib.study import package_code_hash
+from zerolib.experiments.common.summary import seed_list
+from zerolib.study.runner import package_code_hash
 
 out = ResultDir(output_dir)
 cache = ModelCache()

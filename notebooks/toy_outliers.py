@@ -32,9 +32,9 @@
 #   coordinates change only when it crosses u or v in the input space.
 #
 # Here we rebuild both pictures with the **exact** 01-loss line (enumeration of
-# all lines through pairs of points, `zerolib.exact.min01_line`), a large-C linear
+# all lines through pairs of points, `zerolib.models.exact.min01_line`), a large-C linear
 # SVM for the hinge line, and measure how far apart the two lines' normals are.
-# All logic lives in `zerolib.toy`; this notebook only composes and shows it.
+# All logic lives in `zerolib.experiments.toy_outliers`; this notebook only composes and shows it.
 
 # %%
 # %matplotlib inline
@@ -52,8 +52,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from zerolib import toy
-from zerolib.results import ResultDir
+from zerolib.experiments import toy_outliers as toy
+from zerolib._io import ResultDir
 
 out = ResultDir(output_dir)
 print("hinge line: sklearn SVC(kernel='linear'), C =", toy.HINGE_C)
@@ -157,7 +157,7 @@ corner.round(3)
 # corner and watch both hidden spaces. The controls recompute on release.
 
 # %%
-from zerolib.widgets import CornerDemo, OutlierDemo
+from zerolib.experiments.widgets import CornerDemo, OutlierDemo
 
 if interactive:
     outlier_demo = OutlierDemo(seed=seed, n_per_class=n_per_class)

@@ -30,12 +30,12 @@
 # The eps: MNIST 0.3 and CIFAR10 0.0625 as in the paper. Paper A ran no Fashion-MNIST;
 # there we take 0.1, the budget usual for it in the robustness literature (its classes
 # differ in texture and outline, so MNIST's 0.3 wipes out most garments for every model
-# and separates nothing); `zerolib.paper.EPS_CHOICE` records the reason. The eps sweep
+# and separates nothing); `zerolib.papers.numbers.EPS_CHOICE` records the reason. The eps sweep
 # below shows every cell at other budgets too.
 #
 # A row is a source, a column a target; the diagonal is the white-box attack, the rest
 # is transfer. Lower accuracy means a more effective attack. Every cell is the mean ±
-# standard deviation over `n_seeds` independent seeds. The code is `zerolib.transfer`.
+# standard deviation over `n_seeds` independent seeds. The code is `zerolib.experiments.common.transfer`.
 
 # %%
 # %matplotlib inline
@@ -65,12 +65,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset, paper, suite
-from zerolib.cache import ModelCache
-from zerolib.claims import TABLE_III_CLAIMS, judge_all, table_iii_cells
-from zerolib.results import ResultDir
-from zerolib.spread import long_form, over_seeds, seed_list, wide
-from zerolib.transfer import eps_sweep, paper_attack, transfer_table
+from zerolib import load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.papers import numbers as paper
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import TABLE_III_CLAIMS, judge_all, table_iii_cells
+from zerolib._io import ResultDir
+from zerolib.experiments.common.summary import long_form, over_seeds, seed_list, wide
+from zerolib.experiments.common.transfer import eps_sweep, paper_attack, transfer_table
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -196,7 +198,7 @@ display(Markdown("\n".join(lines)))
 
 # %%
 if interactive:
-    from zerolib.widgets import TransferExplorer
+    from zerolib.experiments.widgets import TransferExplorer
 
     explorer = TransferExplorer(fitted[seeds[0]], fitted[seeds[0]], data.x_test, data.y_test,
                                 data.x_test.shape[1:], eps=eps)

@@ -29,7 +29,7 @@ def quick_study(tmp_path_factory) -> Path:
     empty model cache of its own. This process's threads and environment are put back after."""
     import os
 
-    from zerolib import study
+    from zerolib.study import runner as study
 
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ZEROLIB_MODELS")
     saved_env, saved_threads = {k: os.environ.get(k) for k in names}, torch.get_num_threads()

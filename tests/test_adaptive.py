@@ -16,8 +16,8 @@ from zerolib import load_dataset
 from zerolib.attacks import HopSkipJump, SignAttack, SmoothVotes, Square, SurrogatePGD, VanishingGradientWarning
 from zerolib.data import discretize
 from zerolib.losses import Codebook, CodewordMSE, ScoreMargin
-from zerolib.scd import MLP01Classifier, SCD01Classifier
-from zerolib.votes import VoteLinear
+from zerolib.models.scd import MLP01Classifier, SCD01Classifier
+from zerolib.models.votes import VoteLinear
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

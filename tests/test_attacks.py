@@ -632,7 +632,7 @@ def test_paper_a_attacks_on_zerolib_01_loss_models():
     """SignAttack on a fitted SCD01Classifier (coef_ (1, V, D)) and the
     hidden-node attack on a fitted MLP01Classifier, through their own
     weights and vote module."""
-    scd = pytest.importorskip("zerolib.scd")
+    scd = pytest.importorskip("zerolib.models.scd")
     xtr, ytr, xte, yte = digits_binary()
     lin = scd.SCD01Classifier(n_votes=4, n_iter=50, n_candidates=16, random_state=0).fit(xtr.numpy(), ytr.numpy())
     assert lin.score(xte.numpy(), yte.numpy()) > 0.9

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from zerolib.attacks import FGSM, HopSkipJump
-from zerolib.audit import AuditAttack, audit, bounded, fixed, minimal, noise
+from zerolib.attacks.audit import AuditAttack, audit, bounded, fixed, minimal, noise
 from zerolib.losses import CrossEntropy
 
 pytestmark = pytest.mark.usefixtures("one_thread")

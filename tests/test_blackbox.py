@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from zerolib import LinearSVMClassifier, load_dataset
-from zerolib.blackbox import NetSubstitute, SCD01Substitute, grow, seed_and_attack_split, substitute_attack
+from zerolib.experiments.common.substitutes import NetSubstitute, SCD01Substitute, grow, seed_and_attack_split, substitute_attack
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,7 +81,7 @@ def test_same_seed_same_records_and_another_seed_differs(setup):
 
 def test_a_killed_run_resumes_bitwise(setup, tmp_path, monkeypatch):
     whole = run(setup, 3, rounds=4)
-    import zerolib.blackbox as bb
+    import zerolib.experiments.common.substitutes as bb
 
     calls = {"n": 0}
     original = bb.NetSubstitute.fit

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from zerolib import SCD01Classifier, load_dataset
-from zerolib.cache import ModelCache, cache_key, cache_root
+from zerolib.experiments.common.cache import ModelCache, cache_key, cache_root
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

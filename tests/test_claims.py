@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zerolib import paper
-from zerolib.claims import (FAILS, HOLDS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, UNCLEAR, Claim, judge, judge_all,
+from zerolib.papers import numbers as paper
+from zerolib.papers.claims import (FAILS, HOLDS, TABLE_I_CLAIMS, TABLE_III_CLAIMS, UNCLEAR, Claim, judge, judge_all,
                             table_i_cells, table_iii_cells)
-from zerolib.report import write_report
-from zerolib.spread import fmt, long_form, over_seeds, wide
+from zerolib.study.report import write_report
+from zerolib.experiments.common.summary import fmt, long_form, over_seeds, wide
 
 ABOVE = Claim("q above 10", "here", lambda c: c["q"], 10.0, +1)
 BELOW = Claim("q below 10", "here", lambda c: c["q"], 10.0, -1)

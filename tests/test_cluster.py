@@ -17,9 +17,10 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the parallel runner needs zerolib[cluster]")
 import cloudpickle  # noqa: E402  (comes with distributed)
 
-from zerolib import cluster, study  # noqa: E402
-from zerolib.cache import ModelCache  # noqa: E402
-from zerolib.spread import seed_list  # noqa: E402
+from zerolib.study import cluster
+from zerolib.study import runner as study  # noqa: E402
+from zerolib.experiments.common.cache import ModelCache  # noqa: E402
+from zerolib.experiments.common.summary import seed_list  # noqa: E402
 
 # the workers cannot import this test module: ship its functions by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -170,7 +171,7 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_with_nothing_lost(tmp
 def fit_through_cache(root: str, start_at: float):
     """Wait until ``start_at``, then fit one SCD01 model through the cache."""
     from zerolib.data import load_dataset
-    from zerolib.scd import SCD01Classifier
+    from zerolib.models.scd import SCD01Classifier
 
     d = load_dataset("digits", classes=[0, 1], flatten=True, seed=0)
     cache = ModelCache(root)

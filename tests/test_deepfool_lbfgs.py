@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from zerolib.attacks import LBFGS, CodebookCWL2, DeepFool
-from zerolib.grid import TARGETED, UNTARGETED
+from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED
 from zerolib.losses import Codebook, CodewordMSE
 
 from conftest import digits_cnn

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zerolib.exact import ExactLine, count_errors, min01_line
+from zerolib.models.exact import ExactLine, count_errors, min01_line
 
 
 def arc_brute_force(X, y):

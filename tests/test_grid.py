@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from zerolib.attacks import FGSM, PGD, CWL2
-from zerolib.grid import TARGETED, UNTARGETED, attack_grid, random_targets, thin
+from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, attack_grid, random_targets, thin
 from zerolib.losses import Codebook, CrossEntropy
 from zerolib.models import make_model, predict, train
 

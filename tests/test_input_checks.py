@@ -11,7 +11,7 @@ from zerolib import load_dataset
 from zerolib.attacks import PGD, HopSkipJump
 from zerolib.data import _check_every_class
 from zerolib.models import LinearSVMClassifier, MLPClassifier, make_model, predict
-from zerolib.scd import MLP01Classifier, SCD01Classifier
+from zerolib.models.scd import MLP01Classifier, SCD01Classifier
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zerolib.lipschitz import conv2d_bound, conv2d_singular_values, layer_bounds, operator_norm_estimate
+from zerolib.experiments.lipschitz import conv2d_bound, conv2d_singular_values, layer_bounds, operator_norm_estimate
 from zerolib.models import make_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -124,7 +124,7 @@ def test_a_layer_without_a_rule_is_named():
         layer_bounds(nn.Sequential(nn.Linear(4, 4), nn.GELU()), (4,))
     with pytest.raises(ValueError, match="training mode"):
         bn = nn.Sequential(nn.BatchNorm1d(4))
-        from zerolib.lipschitz import _leaf_bound
+        from zerolib.experiments.lipschitz import _leaf_bound
 
         _leaf_bound(bn[0].train(), "0", (1, 4))
 
@@ -133,7 +133,7 @@ def test_first_layers_of_paper_a_models_against_numpy():
     import numpy as np
 
     from zerolib import LinearSVMClassifier, MLP01Classifier, MLPClassifier, SCD01Classifier, load_dataset
-    from zerolib.lipschitz import first_layer_bounds
+    from zerolib.experiments.lipschitz import first_layer_bounds
 
     d = load_dataset("digits", classes=[0, 1, 2])
     fits = {"SCD01": SCD01Classifier(n_votes=2, n_iter=10, random_state=0, device="cpu"),

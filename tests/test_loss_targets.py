@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import torch
 
-from zerolib import paper
+from zerolib.papers import numbers as paper
 from zerolib.attacks import CWL2, FGSM, CodebookCWL2, DeepFool
-from zerolib.cache import ModelCache
-from zerolib.claims import (FIG4_CLAIMS, TABLE_3_CLAIMS, TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS,
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import (FIG4_CLAIMS, TABLE_3_CLAIMS, TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS,
                             conv_bound_cells, judge, judge_all)
-from zerolib.grid import TARGETED, UNTARGETED, GridAttack, attack_grid, random_targets, thin
+from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, GridAttack, attack_grid, random_targets, thin
 from zerolib.losses import Codebook, CrossEntropy
-from zerolib.loss_targets import attack_subset, fit_heads, head_cells, head_grids, head_key
+from zerolib.experiments.loss_targets import attack_subset, fit_heads, head_cells, head_grids, head_key
 from zerolib.models import make_model, predict, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -228,7 +228,7 @@ def test_paper_b_claims_on_the_papers_own_numbers():
              for m in ("O:SOFTMAX:MSE", "R:TANH:MSE") for a, v in paper.TABLE_6_CELLS]
     assert TABLE_6_CLAIMS[0].quantity(cells) == pytest.approx(min(gains))
     # the report's summary is keyed by a claim's text: every claim of both papers has its own
-    from zerolib import claims
+    from zerolib.papers import claims
 
     texts = [c.text for name in claims.__all__ if name.endswith("_CLAIMS") for c in getattr(claims, name)]
     assert len(texts) == len(set(texts)) and len(texts) > 30
@@ -276,7 +276,7 @@ def test_lipschitz_bounds_the_very_models_the_other_notebooks_attack(profile):
     """The Fig. 4 networks are loss_targets' (same heads, training, data, seeds) and paper
     A's first layers are whitebox_transfer's models: a profile that let them drift apart
     would bound other models than the ones whose robustness it reports."""
-    from zerolib.study import Profile
+    from zerolib.study.runner import Profile
 
     p = Profile.load(profile.parent, profile.stem)
 
@@ -294,7 +294,7 @@ def test_lipschitz_bounds_the_very_models_the_other_notebooks_attack(profile):
 
 
 def test_smallest_full_success_is_the_first_eps_that_fools_every_row(mlp, digits):
-    from zerolib.loss_targets import smallest_full_success
+    from zerolib.experiments.loss_targets import smallest_full_success
 
     x, y = digits.x_test[:12], digits.y_test[:12]
     g = [g for g in UNTARGETED if g.name == "FGSM"][0]

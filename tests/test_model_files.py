@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from zerolib import load_dataset
-from zerolib.cache import CacheEntryWarning, ModelCache
-from zerolib.scd import SCD01Classifier
-from zerolib.votes import load
+from zerolib.experiments.common.cache import CacheEntryWarning, ModelCache
+from zerolib.models.scd import SCD01Classifier
+from zerolib.models.votes import load
 
 
 @pytest.fixture(scope="module")

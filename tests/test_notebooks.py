@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import yaml
 
-from zerolib import study
+from zerolib.study import runner as study
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

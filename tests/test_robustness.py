@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from zerolib import load_dataset
-from zerolib.blackbox import NetSubstitute, seed_and_attack_split, substitute_attack, train_substitute
+from zerolib.experiments.common.substitutes import NetSubstitute, seed_and_attack_split, substitute_attack, train_substitute
 from zerolib.losses import CodewordMSE, Codebook, CrossEntropy, ScoreMargin
 from zerolib.models import LinearSVMClassifier, predict
-from zerolib.robustness import audit_families, audit_seed
-from zerolib.scd import SCD01Classifier
+from zerolib.experiments.robustness_audit import audit_families, audit_seed
+from zerolib.models.scd import SCD01Classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -128,7 +128,7 @@ def test_a_finished_seed_is_read_back(task, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed a finished seed")
 
-    monkeypatch.setattr("zerolib.robustness.audit_families", boom)
+    monkeypatch.setattr("zerolib.experiments.robustness_audit.audit_families", boom)
     again = audit_seed(fams, d.x_test, d.y_test, state_dir=tmp_path, **small)
     for k in first:
         pd.testing.assert_frame_equal(first[k].reset_index(drop=True), again[k].reset_index(drop=True),
@@ -153,7 +153,7 @@ def test_label_only_starts_are_the_nearest_other_labelled_pool_points():
 
     model = Sign()
     y = predict(model, x)
-    from zerolib.robustness import label_only_starts
+    from zerolib.experiments.robustness_audit import label_only_starts
     starts = label_only_starts(model, x, y, pool)
     labels = predict(model, pool)
     for i in range(len(x)):
@@ -163,7 +163,7 @@ def test_label_only_starts_are_the_nearest_other_labelled_pool_points():
 
 
 def test_the_reading_never_reads_a_flagged_family_as_robust():
-    from zerolib.robustness import failed_flags, reading
+    from zerolib.experiments.robustness_audit import failed_flags, reading
 
     def frames(flag_ok):
         curves = [{"seed": s, "family": f, "eps": 0.3, "attack": a, "kind": "x", "accuracy": v + s}

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from zerolib.exact import min01_line
-from zerolib.scd import MLP01Classifier, SCD01Classifier, VoteModule, load
+from zerolib.models.exact import min01_line
+from zerolib.models.scd import MLP01Classifier, SCD01Classifier, VoteModule, load
 
 CPU = dict(device="cpu")
 

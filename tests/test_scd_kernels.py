@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zerolib.scd._kernels import INT64_MIN, full_search, window_search
+from zerolib.models.scd._kernels import INT64_MIN, full_search, window_search
 
 
 def brute(p, code, gtab, base, positions=None):

@@ -19,7 +19,7 @@ import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
 from zerolib.models import LinearSVMClassifier, MLP400Classifier, MLPClassifier
-from zerolib.scd import MLP01Classifier, SCD01Classifier
+from zerolib.models.scd import MLP01Classifier, SCD01Classifier
 
 EXPECTED_SKIPS = {"check_array_api_input"}
 

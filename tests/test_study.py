@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from zerolib import study
+from zerolib.study import runner as study
 
 WRITER = """\
 from pathlib import Path

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from zerolib import LinearSVMClassifier, load_dataset, paper, suite
-from zerolib.blackbox import CURVE_COLUMNS, NetSubstitute, attack_targets, seed_and_attack_split, substitute_attack
-from zerolib.cache import ModelCache
-from zerolib.claims import (BLACKBOX_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, HOLDS, TABLE_IV_CLAIMS, curve_cells, judge,
+from zerolib import LinearSVMClassifier, load_dataset
+from zerolib.experiments.common import model_suite as suite
+from zerolib.papers import numbers as paper
+from zerolib.experiments.common.substitutes import CURVE_COLUMNS, NetSubstitute, attack_targets, seed_and_attack_split, substitute_attack
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.papers.claims import (BLACKBOX_CLAIMS, FIG6_CLAIMS, FIG7_CLAIMS, HOLDS, TABLE_IV_CLAIMS, curve_cells, judge,
                             judge_all)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -236,7 +238,7 @@ def test_table_iv_claims_on_the_papers_own_table():
 
 
 def test_report_shows_black_box_end_points_beside_the_paper(tmp_path):
-    from zerolib.report import write_report
+    from zerolib.study.report import write_report
 
     nb = tmp_path / "cifar10-cpu" / "blackbox"
     nb.mkdir(parents=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zerolib import study
-from zerolib.results import atomic_write
+from zerolib.study import runner as study
+from zerolib._io import atomic_write
 
 from test_study import make_notebook, write_profile
 
@@ -52,7 +52,7 @@ def _published(root: Path) -> dict[str, bytes]:
 
 
 def _run(root: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zerolib.study", "--root", str(root), "run", "--profile", "tiny",
+    return subprocess.Popen([sys.executable, "-m", "zerolib.study.runner", "--root", str(root), "run", "--profile", "tiny",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -180,7 +180,7 @@ def test_the_parallel_runner_reports_a_study_error_as_one_line(tmp_path: Path):
     (tmp_path / "params").mkdir()
     make_notebook(tmp_path / "notebooks" / "a.ipynb", "pass", 'seed: int = 0\noutput_dir: str = "out"\n')
     write_profile(tmp_path, {"defaults": {"seed": 1}})
-    proc = subprocess.run([sys.executable, "-m", "zerolib.study", "--root", str(tmp_path), "run", "--profile",
+    proc = subprocess.run([sys.executable, "-m", "zerolib.study.runner", "--root", str(tmp_path), "run", "--profile",
                            "tiny", "--workers", "1", "--notebooks", "ghost"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2, proc.stderr

@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from zerolib import toy
-from zerolib.exact import count_errors, min01_line
+from zerolib.experiments import toy_outliers as toy
+from zerolib.models.exact import count_errors, min01_line
 
 
 def test_outlier_set_is_deterministic_and_shaped():

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from zerolib import load_dataset, suite
+from zerolib import load_dataset
+from zerolib.experiments.common import model_suite as suite
 from zerolib.attacks import FGSM, MLP01HiddenNodeAttack, SignAttack
-from zerolib.cache import ModelCache, cache_key
+from zerolib.experiments.common.cache import ModelCache, cache_key
 from zerolib.models import accuracy
-from zerolib.transfer import eps_sweep, paper_attack, transfer_cell, transfer_table
+from zerolib.experiments.common.transfer import eps_sweep, paper_attack, transfer_cell, transfer_table
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,5 +1,5 @@
 """The one vote-ensemble layer: all five trainers share the vote rule, ``as_module``,
-``take_votes`` and safetensors + JSON save/load (``zerolib.votes``), and one device rule
+``take_votes`` and safetensors + JSON save/load (``zerolib.models.votes``), and one device rule
 (``zerolib.torchutil``)."""
 
 import json
@@ -11,7 +11,7 @@ import torch
 from zerolib import LinearSVMClassifier, MLP01Classifier, MLP400Classifier, MLPClassifier, SCD01Classifier
 from zerolib.data import load_dataset
 from zerolib.torchutil import resolve_device
-from zerolib.votes import VoteClassifier, VoteModule, load
+from zerolib.models.votes import VoteClassifier, VoteModule, load
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,9 +7,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from zerolib import toy
-from zerolib.exact import min01_line
-from zerolib.widgets import CornerDemo, OutlierDemo
+from zerolib.experiments import toy_outliers as toy
+from zerolib.models.exact import min01_line
+from zerolib.experiments.widgets import CornerDemo, OutlierDemo
 
 
 @pytest.fixture
@@ -92,8 +92,8 @@ def test_transfer_explorer_predicts_and_redraws():
     import torch
 
     from zerolib import SCD01Classifier, load_dataset
-    from zerolib.transfer import paper_attack
-    from zerolib.widgets import TransferExplorer
+    from zerolib.experiments.common.transfer import paper_attack
+    from zerolib.experiments.widgets import TransferExplorer
 
     d = load_dataset("digits", classes=[0, 1])
     scd = SCD01Classifier(n_votes=1, n_iter=30, random_state=0, device="cpu").fit(d.x_train, d.y_train)

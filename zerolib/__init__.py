@@ -18,15 +18,15 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_dataset": "zerolib.data",
     "discretize": "zerolib.data",
-    "SCD01Classifier": "zerolib.scd",
-    "MLP01Classifier": "zerolib.scd",
+    "SCD01Classifier": "zerolib.models.scd",
+    "MLP01Classifier": "zerolib.models.scd",
     "LinearSVMClassifier": "zerolib.models",
     "MLPClassifier": "zerolib.models",
     "MLP400Classifier": "zerolib.models",
     "make_model": "zerolib.models",
     "train": "zerolib.models",
     "predict": "zerolib.models",
-    "ResultDir": "zerolib.results",
+    "ResultDir": "zerolib._io",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

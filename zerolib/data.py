@@ -46,7 +46,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from zerolib.results import atomic_write
+from zerolib._io import atomic_write
 
 __all__ = [
     "CIFAR10_CLASSES",

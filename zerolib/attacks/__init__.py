@@ -35,7 +35,7 @@ from .deepfool import DeepFool
 from .fgsm import FGSM
 from .iterative import BIM, IFGSM, MIM, PGD
 from .lbfgs import LBFGS
-from .paper_a import MLP01HiddenNodeAttack, SignAttack
+from .weight_sign import MLP01HiddenNodeAttack, SignAttack
 from .square import Square
 from .surrogate import SmoothVotes, SurrogatePGD, VanishingGradientWarning
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..losses import CrossEntropy, LossAdapter
-from ..torchutil import eval_mode, module_device_dtype
+from zerolib.losses import CrossEntropy, LossAdapter
+from zerolib.torchutil import eval_mode, module_device_dtype
 
 __all__ = ["Attack", "check_nonneg", "check_positive", "check_int", "project_linf"]
 

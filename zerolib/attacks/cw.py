@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import Codebook, CodewordMSE
+from zerolib.losses import Codebook, CodewordMSE
 from .base import Attack, ConstSearch, check_int, check_nonneg, check_positive
 
 __all__ = ["CWL2", "CodebookCWL2", "margin"]

@@ -50,7 +50,7 @@ class _LabelOnly:
 
     def __init__(self, model, *, norm: str = "L2", targeted: bool = False, max_queries: int = 5000,
                  init_tries: int = 100, seed: int = 0, batch_size: int = 4096):
-        from ..models.interface import predict
+        from zerolib.models.interface import predict
 
         if norm not in ("L2", "Linf"):
             raise ValueError(f"norm must be 'L2' or 'Linf', got {norm!r}")

@@ -41,8 +41,8 @@ import warnings
 import torch
 from torch import nn
 
-from ..votes import VoteLinear, VoteMLP, VoteModule
-from ..losses import label_margin
+from zerolib.models.votes import VoteLinear, VoteMLP, VoteModule
+from zerolib.losses import label_margin
 from .base import Attack, check_int, check_nonneg, project_linf
 
 __all__ = ["SmoothVotes", "SurrogatePGD", "VanishingGradientWarning", "as_vote_module"]

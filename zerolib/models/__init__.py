@@ -2,7 +2,7 @@
 
 - Convex baselines with the 01-loss models' estimator API (``convex``):
   :class:`LinearSVMClassifier`, :class:`MLPClassifier`, :class:`MLP400Classifier`;
-  their vote views for attacks (``zerolib.votes``): :class:`VoteLinear`, :class:`VoteMLP`.
+  their vote views for attacks (``zerolib.models.votes``): :class:`VoteLinear`, :class:`VoteMLP`.
 - Torch networks with paper B's heads (``nets``, ``heads``): :func:`make_model`
   builds ``substitute_mlp``, ``lenet``, ``simplenet80``, ``substitute_cnn``,
   ``densenet`` (depth 40, growth 12) or ``densenet_small`` with head ``"ce"``,
@@ -12,7 +12,7 @@
 """
 
 from .convex import DEFAULT_CS, LinearSVMClassifier, MLP400Classifier, MLPClassifier
-from ..votes import VoteLinear, VoteMLP
+from .votes import VoteLinear, VoteMLP
 from .heads import HEADS, HeadNet, canonical_head
 from .interface import accuracy, predict
 from .nets import MODELS, DenseNet, LeNet, SimpleNet80, SubstituteCNN, SubstituteMLP, make_model

@@ -9,7 +9,7 @@
   softmax output (paper A's ImageNet model), not one-vs-all.
 
 All are one-vs-all for k > 2 classes (except MLP400) and fit ``n_votes``
-bootstrap votes combined by majority (``zerolib.votes`` documents the rule); ``n_votes=1`` (the default, the paper's "single run") fits on all rows.
+bootstrap votes combined by majority (``zerolib.models.votes`` documents the rule); ``n_votes=1`` (the default, the paper's "single run") fits on all rows.
 Fitted weights are per (class problem, vote), in the input's feature order:
 ``coef_`` / ``intercept_`` for the SVM, ``coefs_`` / ``intercepts_`` for the MLPs.
 ``as_module()`` gives a torch view for attacks (see ``VoteLinear`` / ``VoteMLP``).
@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..votes import VoteClassifier, VoteLinear, VoteMLP, stratified_bootstrap
+from .votes import VoteClassifier, VoteLinear, VoteMLP, stratified_bootstrap
 from .squared_hinge import fit_squared_hinge
 
 __all__ = ["LinearSVMClassifier", "MLPClassifier", "MLP400Classifier", "DEFAULT_CS"]

@@ -28,11 +28,11 @@ import numbers
 import torch
 from torch import nn
 
-from ..losses import Codebook, CodewordMSE, CrossEntropy, LossAdapter, OneHotMSE
+from zerolib.losses import PAPER_B_VARIANTS, Codebook, CodewordMSE, CrossEntropy, LossAdapter, OneHotMSE
 
 __all__ = ["HEADS", "HeadNet", "canonical_head"]
 
-HEADS = {"ce": "O:SOFTMAX:CE", "mse": "O:SOFTMAX:MSE", "codebook": "R:TANH:MSE"}
+HEADS = dict(zip(("ce", "mse", "codebook"), PAPER_B_VARIANTS))
 """Head name -> paper B's variant name; either name is accepted."""
 
 

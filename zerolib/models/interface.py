@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..torchutil import eval_mode, module_device_dtype
+from zerolib.torchutil import eval_mode, module_device_dtype
 
 __all__ = ["predict", "accuracy"]
 

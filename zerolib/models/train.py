@@ -15,7 +15,7 @@ nondeterminism of some kernels). The learning-rate schedule is a function of the
 epoch, so it needs no state.
 
 Safety: a checkpoint holds tensors and plain Python values only; it is written
-with ``torch.save`` through ``zerolib.results.atomic_write`` (a crash never leaves
+with ``torch.save`` through ``zerolib._io.atomic_write`` (a crash never leaves
 a half-written file) and read with ``torch.load(weights_only=True)``, which
 cannot execute code.
 """
@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..results import atomic_write
-from ..torchutil import resolve_device
+from zerolib._io import atomic_write
+from zerolib.torchutil import resolve_device
 
 __all__ = ["train", "load_checkpoint"]
 

@@ -4,7 +4,7 @@ Both papers leave the same question open: paper A's 01-loss models have no usefu
 gradient, so every gradient attack on them is a heuristic; paper B's MSE-on-softmax
 and tanh-codebook heads may flatten or saturate the gradient (gradient masking). This
 module runs every applicable attack on every family and scores each image by the
-worst case (:mod:`zerolib.audit`):
+worst case (:mod:`zerolib.attacks.audit`):
 
 - **white-box**: paper A's own attack on the family (``sign(w)`` for SVM and SCD01,
   the hidden-node heuristic for MLP01, FGSM for the differentiable models); on the
@@ -36,7 +36,7 @@ HopSkipJump's median L2 distance is also measured against its query budget on a 
 (``distance_vs_queries``), to show whether the budget reached its plateau.
 
 Every family is fitted on the same task (classes 0 vs 1), the paper A families
-through :mod:`zerolib.suite`, the networks through the model cache.
+through :mod:`zerolib.experiments.common.model_suite`, the networks through the model cache.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import suite
-from .attacks import FGSM, PGD, HopSkipJump, Square, SurrogatePGD
-from .audit import CATEGORIES, audit, fixed, minimal, noise
-from .blackbox import NetSubstitute, seed_and_attack_split, train_substitute
-from .cache import ModelCache
+from zerolib.experiments.common import model_suite as suite
+from zerolib.attacks import FGSM, PGD, HopSkipJump, Square, SurrogatePGD
+from zerolib.attacks.audit import CATEGORIES, audit, fixed, minimal, noise
+from zerolib.experiments.common.substitutes import NetSubstitute, seed_and_attack_split, train_substitute
+from zerolib.experiments.common.cache import ModelCache
 from .loss_targets import HEAD_MODELS, fit_heads
-from .losses import CodewordMSE, CrossEntropy, ScoreMargin
-from .models.interface import predict
-from .results import write_json
-from .spread import over_seeds, wide
-from .transfer import paper_attack
+from zerolib.losses import CodewordMSE, CrossEntropy, ScoreMargin
+from zerolib.models.interface import predict
+from zerolib._io import write_json
+from zerolib.experiments.common.summary import over_seeds, wide
+from zerolib.experiments.common.transfer import paper_attack
 
 __all__ = ["FAMILIES", "ZERO_ONE", "PAPER_A_SOURCES", "fit_families", "white_box_attacks", "score_module",
            "label_only_starts", "distance_vs_queries", "audit_families", "audit_seed", "robust_table",
@@ -76,8 +76,8 @@ PAPER_A_SOURCES = ("SVM", "SCD01", "MLP", "MLP01")
 def fit_families(data, data_key: dict, seed: int, *, models: dict, n_votes: int, net_data, net_key: dict,
                  nets: dict, heads: dict, device: str = "cpu", cache: ModelCache | None = None) -> dict:
     """``{family: fitted model}`` for one seed. ``data``/``data_key``: paper A's task;
-    ``models``: paper A's settings (:func:`zerolib.suite.make_estimator`); ``n_votes``:
-    the SCD01 and MLP01 ensembles' votes (the single runs are :func:`zerolib.suite.fit_single`'s,
+    ``models``: paper A's settings (:func:`zerolib.experiments.common.model_suite.make_estimator`); ``n_votes``:
+    the SCD01 and MLP01 ensembles' votes (the single runs are :func:`zerolib.experiments.common.model_suite.fit_single`'s,
     so the black-box notebook's cached models are these); ``net_data``/``net_key``: the networks' training rows;
     ``nets``: ``{"LeNet": {"name": "lenet", **train settings}, "SimpleNet80": ...}``;
     ``heads``: ``{"net", "train", "arch", "code_length", "code_seed"}`` of paper B's
@@ -234,7 +234,7 @@ def audit_families(families: dict, x_test, y_test, *, eps_values, eps_matrix: fl
     - ``curves``: (eps, attack, kind, accuracy) with the "worst case" rows, the rows
       "paper A's attacks" (kind "paper A") and "transfer alone" (kind "transfer alone"),
       per family;
-    - ``flags``: :func:`zerolib.audit.audit`'s checks, per family, with their category,
+    - ``flags``: :func:`zerolib.attacks.audit.audit`'s checks, per family, with their category,
       plus whether HopSkipJump's median levelled off;
     - ``distances``: HopSkipJump's median distance (L2 run: L2, Linf run: Linf) over
       the correctly classified rows (a failed image counts as infinitely far), its

@@ -6,7 +6,7 @@ The module docstrings describe the procedure; `_kernels` holds the threshold
 searches, `_engine` the training loops, `_estimators` the scikit-learn estimators.
 """
 
-from zerolib.votes import VoteModule
+from zerolib.models.votes import VoteModule
 
 from ._estimators import MLP01Classifier, SCD01Classifier, load, vote_seed
 

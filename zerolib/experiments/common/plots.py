@@ -13,7 +13,7 @@ __all__ = ["plot_curves", "plot_adversaries"]
 def plot_curves(ax, summary: pd.DataFrame, group: str = "target", x: str = "round", title: str = "",
                 ylabel: str = "accuracy on adversaries (%)", style: dict | None = None):
     """Draw ``summary`` (columns ``x``, ``group``, ``mean``, ``std`` as
-    :func:`zerolib.spread.over_seeds` gives them) on ``ax``; ``style`` maps a group
+    :func:`zerolib.experiments.common.summary.over_seeds` gives them) on ``ax``; ``style`` maps a group
     value to line keyword arguments."""
     for name, g in summary.groupby(group, sort=False):
         g = g.sort_values(x)

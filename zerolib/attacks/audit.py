@@ -36,7 +36,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from .models.interface import predict
+from zerolib.models.interface import predict
 
 __all__ = ["AuditAttack", "bounded", "minimal", "fixed", "noise", "audit", "KINDS", "CATEGORIES",
            "UNBOUNDED_SUCCESS", "COLLAPSE_SHARE"]

@@ -1,5 +1,5 @@
 """The papers' published numbers that the study holds its own against
-(from ``shared/docs/study.md`` and the papers' tables; paper A = 01 loss vs convex
+(from the papers' tables; paper A = 01 loss vs convex
 models, paper B = MSE loss and codebook targets).
 
 All accuracies are percentages, times seconds. A dataset the paper did not run
@@ -8,11 +8,13 @@ All accuracies are percentages, times seconds. A dataset the paper did not run
 
 from __future__ import annotations
 
+from zerolib.losses import PAPER_B_VARIANTS
+
 __all__ = ["TABLE_6_CELLS", "TABLE_I", "TABLE_II", "TABLE_III", "TABLE_III_EPS", "TABLE_IV", "BLACKBOX", "FIG7_PAIR", "paper_value",
            "table_i_cells", "table_iii_cells", "table_iv_cells", "blackbox_cells", "HEAD_MODELS", "TABLE_3", "TABLE_4",
            "TABLE_5", "TABLE_6", "TABLE_7", "grid_cells", "head_cells"]
 
-MODELS = ("SVM", "SCD01", "MLP", "MLP01")
+MODELS = ("SVM", "SCD01", "MLP", "MLP01")  # paper A's four models, in its tables' order
 
 # Paper A, Table I: clean test accuracy, multiclass one-vs-all.
 TABLE_I = {
@@ -112,7 +114,7 @@ EPS_CHOICE = {
 
 # ---------------------------------------------------------------------------- paper B
 # Paper B prints fractions; here, as everywhere in zerolib, they are percentages.
-HEAD_MODELS = ("O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE")
+HEAD_MODELS = PAPER_B_VARIANTS  # paper B's three heads, in its tables' order
 
 
 def _pct(table):
@@ -203,7 +205,7 @@ def grid_cells(table: dict, dataset: str, values: dict) -> dict | None:
 
 
 def head_cells(dataset: str, untargeted: dict, targeted: dict) -> dict | None:
-    """Paper B's Tables 3-7 as the cells of :func:`zerolib.loss_targets.head_cells`;
+    """Paper B's Tables 3-7 as the cells of :func:`zerolib.experiments.loss_targets.head_cells`;
     ``untargeted`` / ``targeted`` = {attack: the grid's four values}. None for a
     dataset the paper did not run."""
     if dataset not in TABLE_3:

@@ -58,7 +58,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .torchutil import resolve_device
+from zerolib.torchutil import resolve_device
 
 __all__ = [
     "vote_confidence", "VoteModule", "VoteLinear", "VoteMLP", "VoteClassifier", "load",
@@ -452,7 +452,7 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
         can execute code; :func:`load` restores a model that predicts the same."""
         from safetensors.torch import save_file
 
-        from .results import atomic_write, write_json
+        from zerolib._io import atomic_write, write_json
 
         check_is_fitted(self)
         path = Path(path)

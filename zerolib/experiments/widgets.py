@@ -19,7 +19,7 @@ import io
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-from zerolib import toy
+from zerolib.experiments import toy_outliers as toy
 
 __all__ = ["OutlierDemo", "CornerDemo", "TransferExplorer"]
 
@@ -158,7 +158,7 @@ class TransferExplorer:
 
     def update(self) -> None:
         from zerolib.models.interface import predict
-        from zerolib.transfer import paper_attack
+        from zerolib.experiments.common.transfer import paper_attack
 
         i, eps = int(self.index_slider.value), float(self.eps_slider.value)
         x, y = self.x[i:i + 1], self.y[i:i + 1]

@@ -1,6 +1,6 @@
 """scikit-learn estimators for the 01-loss models: SCD01Classifier and MLP01Classifier.
 
-Prediction follows the one vote rule of ``zerolib.votes``: every vote of a binary
+Prediction follows the one vote rule of ``zerolib.models.votes``: every vote of a binary
 problem has a pre-threshold output ``o`` (SCD01: ``x @ w + b``; MLP01: the output
 node's ``h @ w2 + b2`` with h the 0/1 hidden activations) and votes positive where
 ``o > 0``; the most votes win and ties go to the larger mean output, so a single
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from zerolib.votes import VoteClassifier, VoteLinear, VoteMLP, load
+from zerolib.models.votes import VoteClassifier, VoteLinear, VoteMLP, load
 
-from . import _engine
+from zerolib.models.scd import _engine
 
 __all__ = ["SCD01Classifier", "MLP01Classifier", "load", "vote_seed"]
 

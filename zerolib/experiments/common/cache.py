@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .results import write_json
+from zerolib._io import write_json
 
 __all__ = ["cache_root", "cache_key", "ModelCache", "CacheEntryWarning"]
 
@@ -118,7 +118,7 @@ class ModelCache:
 
     def get(self, key: dict[str, Any]):
         """The cached model for ``key``, or None if there is no complete, loadable entry."""
-        from .votes import load
+        from zerolib.models.votes import load
 
         return self._read(key, load)
 
@@ -204,7 +204,7 @@ class ModelCache:
         the CPU."""
         from safetensors.torch import load_file, save_file
 
-        from .models import make_model, train
+        from zerolib.models import make_model, train
 
         settings, args = dict(train_settings or {}), dict(model_args or {})
         for fixed in ("seed", "device", "progress", "checkpoint_path"):

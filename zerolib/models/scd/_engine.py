@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import _kernels as K
+from zerolib.models.scd import _kernels as K
 
 __all__ = ["Config", "Problems", "train_linear", "train_mlp"]
 

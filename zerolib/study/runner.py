@@ -25,13 +25,11 @@ A rerun skips a notebook whose record says it finished with the same fingerprint
 files are all there, so finished results are never recomputed or lost; `--force` reruns.
 `--seeds` replaces every notebook's `seed` and `n_seeds` (consecutive seeds only: a
 notebook runs seeds `seed + i` for `i < n_seeds`). `--workers`, `--scheduler` and
-`--cluster` run the same notebooks as Dask tasks; see :mod:`zerolib.cluster`.
+`--cluster` run the same notebooks as Dask tasks; see :mod:`zerolib.study.cluster`.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import os
 import platform
@@ -48,9 +46,8 @@ from typing import Any
 
 import yaml
 
-from zerolib.results import atomic_write, write_json
+from zerolib._io import atomic_write, package_code_hash, sha256_of, write_json
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 RECORD_NAME = "run.json"
 SEED_TASKS = ".seeds"   # outputs/<profile>/.seeds/: the parallel runner's per-seed tasks, removed when done
@@ -163,19 +160,6 @@ def declared_parameters(notebook_path: Path) -> set[str]:
 
 
 # ----------------------------------------------------------------------------- records
-
-def sha256_of(*chunks: bytes) -> str:
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(hashlib.sha256(chunk).digest())
-    return digest.hexdigest()
-
-
-def package_code_hash() -> str:
-    """Hash of every source file of the installed `zerolib`, so a code change reruns notebooks."""
-    files = sorted(PACKAGE_DIR.rglob("*.py"))
-    return sha256_of(*(str(f.relative_to(PACKAGE_DIR)).encode() + b"\0" + f.read_bytes() for f in files))
-
 
 def fingerprint(notebook_path: Path, params: dict[str, Any]) -> dict[str, str]:
     return {
@@ -447,73 +431,3 @@ def run_study(profile: Profile | str, root: Path, notebooks: list[str] | None = 
         outcomes.append(outcome)
         bar.write(outcome_line(outcome))
     return outcomes
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zerolib.study", description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=Path.cwd(),
-                        help="project folder holding notebooks/ and params/ (default: current folder)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute the notebooks for a profile")
-    run.add_argument("--profile", default="quick", help="params/<PROFILE>.yaml (default: quick); a name, not a path")
-    run.add_argument("--profile-file", type=Path, help="a profile YAML file outside params/ (its stem names the "
-                     "outputs folder)")
-    run.add_argument("--notebooks", nargs="+", help="only these notebooks (names without .ipynb)")
-    run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
-    run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
-    run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
-    run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
-                     "default; parallel, each host's cores over its task slots); the numbers depend on it")
-    fan = run.add_mutually_exclusive_group()
-    fan.add_argument("--workers", type=int, help="run as Dask tasks on a LocalCluster of N worker processes")
-    fan.add_argument("--scheduler", help="run as Dask tasks on the running scheduler at ADDRESS (tcp://host:8786)")
-    fan.add_argument("--cluster", choices=["slurm", "pbs", "sge", "lsf"],
-                     help="run as Dask tasks on a dask-jobqueue cluster built from the profile's cluster: section")
-    sub.add_parser("list", help="list profiles and notebooks")
-    rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
-    rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
-    args = parser.parse_args(argv)
-    root = args.root.resolve()
-
-    if args.command == "report":
-        from zerolib.report import write_report
-
-        path = write_report(args.output_root or root / "outputs")
-        print(f"wrote {path}")
-        return 0
-    if args.command == "list":
-        print("profiles: ", " ".join(list_profiles(root / "params")))
-        print("notebooks:", " ".join(list_notebooks(root / "notebooks")))
-        return 0
-    try:
-        profile = (Profile.from_file(args.profile_file) if args.profile_file
-                   else Profile.load(root / "params", args.profile))
-        if args.seeds:
-            profile = profile.with_seeds(args.seeds)
-        if args.workers is not None or args.scheduler or args.cluster:
-            from zerolib.cluster import run_parallel
-
-            outcomes = run_parallel(profile, root, args.notebooks, args.force, args.output_root,
-                                    workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
-                                    threads=args.threads)
-        else:
-            if args.threads is not None:
-                set_kernel_threads(args.threads)
-            outcomes = run_study(profile, root, args.notebooks, args.force, args.output_root)
-    except StudyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    failed = [o for o in outcomes if o.status == "failed"]
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
-    print(f"study {profile.name}: {counts['ok']} ran, {counts['skipped']} skipped, {counts['failed']} failed")
-    for o in failed:
-        print(f"FAILED notebook {o.notebook}: {o.error}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    # run the importable copy: run as a script this file is `__main__`, and zerolib.cluster would
-    # import a second zerolib.study whose StudyError the first copy's `except` does not catch
-    from zerolib.study import main as study_main
-
-    sys.exit(study_main())

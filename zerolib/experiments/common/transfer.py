@@ -20,8 +20,8 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 import torch
 
-from .attacks import FGSM, MLP01HiddenNodeAttack, SignAttack
-from .models.interface import accuracy
+from zerolib.attacks import FGSM, MLP01HiddenNodeAttack, SignAttack
+from zerolib.models.interface import accuracy
 
 __all__ = ["paper_attack", "adversaries", "transfer_cell", "transfer_table", "eps_sweep"]
 
@@ -29,8 +29,8 @@ __all__ = ["paper_attack", "adversaries", "transfer_cell", "transfer_table", "ep
 def paper_attack(model, eps: float, seed: int = 0):
     """Paper A's white-box attack on ``model`` at Linf distortion ``eps``: an
     ``Attack`` called as ``attack(x, y)``."""
-    from .models.convex import LinearSVMClassifier, MLPClassifier
-    from .scd import MLP01Classifier, SCD01Classifier
+    from zerolib.models.convex import LinearSVMClassifier, MLPClassifier
+    from zerolib.models.scd import MLP01Classifier, SCD01Classifier
 
     weight_attack = isinstance(model, (LinearSVMClassifier, SCD01Classifier, MLP01Classifier))
     if weight_attack and len(model.classes_) != 2:

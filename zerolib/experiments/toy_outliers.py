@@ -3,7 +3,7 @@
 Fig. 2a: a misclassified outlier tilts the hinge-loss line but not the 01-loss
 line. ``outlier_set`` makes two rectangular clusters separated by a narrow
 vertical gap and puts outlier(s) of class 1 deep in class 0's side;
-``hinge_line`` fits a linear SVM and ``zerolib.exact.min01_line`` the exact
+``hinge_line`` fits a linear SVM and ``zerolib.models.exact.min01_line`` the exact
 01-loss line.
 
 Fig. 2b: two hidden nodes u, v (lines in the input space) feed a linear
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zerolib.exact import count_errors, min01_line
+from zerolib.models.exact import count_errors, min01_line
 
 __all__ = [
     "ToySet", "outlier_set", "hinge_line", "normal_angle", "fit_both", "distance_sweep",

@@ -7,11 +7,14 @@ results to a `ResultDir`; the runner later lists that folder in the run record.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def new_file_mode() -> int:
@@ -74,3 +77,16 @@ class ResultDir:
     def files(self) -> list[str]:
         """Names of the result files now in the folder (temporary files excluded)."""
         return sorted(p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def sha256_of(*chunks: bytes) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(hashlib.sha256(chunk).digest())
+    return digest.hexdigest()
+
+
+def package_code_hash() -> str:
+    """Hash of every source file of the installed `zerolib`, so a code change reruns notebooks."""
+    files = sorted(PACKAGE_DIR.rglob("*.py"))
+    return sha256_of(*(str(f.relative_to(PACKAGE_DIR)).encode() + b"\0" + f.read_bytes() for f in files))

@@ -39,9 +39,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .attacks import FGSM, SignAttack
-from .models.interface import predict
-from .results import atomic_write, write_json
+from zerolib.attacks import FGSM, SignAttack
+from zerolib.models.interface import predict
+from zerolib._io import atomic_write, write_json
 
 __all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "train_substitute", "seed_and_attack_split",
            "attack_targets", "CURVE_COLUMNS"]
@@ -69,7 +69,7 @@ class NetSubstitute:
     device: str = "cpu"
 
     def fit(self, x, labels, n_classes: int, seed: int):
-        from .models import make_model, train
+        from zerolib.models import make_model, train
 
         net = make_model(self.name, tuple(x.shape[1:]), n_classes, head="ce", seed=seed)
         train(net, (x, labels), epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
@@ -78,7 +78,7 @@ class NetSubstitute:
 
     def jacobian_sign(self, model, x, labels):
         """sign of the gradient of the substitute's output for ``labels`` at ``x``."""
-        from .torchutil import eval_mode
+        from zerolib.torchutil import eval_mode
 
         with eval_mode(model):
             x = x.clone().to(next(model.parameters()).device).requires_grad_(True)
@@ -99,7 +99,7 @@ class SCD01Substitute:
     device: str = "cpu"
 
     def fit(self, x, labels, n_classes: int, seed: int):
-        from .scd import SCD01Classifier
+        from zerolib.models.scd import SCD01Classifier
 
         if n_classes != 2:
             raise ValueError("the SCD01 substitute is for binary targets (paper A uses it on classes 0 vs 1)")
@@ -242,7 +242,7 @@ def substitute_key(substitute) -> dict:
     """What determines a substitute's fits: its settings and the device it trains on
     (resolved: "auto" is where it runs), since CPU and CUDA fits differ in the last bits
     and a run resumed on another device would not be the same run."""
-    from .torchutil import resolve_device
+    from zerolib.torchutil import resolve_device
 
     key = {k: v for k, v in asdict(substitute).items() if k != "device"}
     return {"kind": type(substitute).__name__, **key, "device": str(resolve_device(substitute.device))}
@@ -258,7 +258,7 @@ def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed:
     accuracies and match rates in %.
 
     With ``keys`` (``{name: the target's cache key}``, e.g. from
-    :func:`zerolib.suite.model_key`) and ``data_key`` (what ``x_test`` is), each run
+    :func:`zerolib.experiments.common.model_suite.model_key`) and ``data_key`` (what ``x_test`` is), each run
     keeps its rounds in a :meth:`ModelCache.job` folder (locked while it runs), so a killed run resumes and
     another notebook asking for the same run (same target, substitute, attack
     settings and test data) reads it instead of recomputing it.

@@ -37,9 +37,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, DeepFool
-from .losses import CrossEntropy
-from .results import atomic_write
+from zerolib.attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, DeepFool
+from zerolib.losses import CrossEntropy
+from zerolib._io import atomic_write
 
 __all__ = ["GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
 
@@ -147,7 +147,7 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
     ``transfer_to``: ``{name: model}`` that the same adversaries are also scored on
     (black-box transfer, paper B's Table 6), a row each with ``scored_on`` = name;
     ``store``: a folder where finished cells are kept (a rerun reads them back)."""
-    from .models.interface import predict
+    from zerolib.models.interface import predict
 
     y = torch.as_tensor(y).long()
     if targeted and targets is None:

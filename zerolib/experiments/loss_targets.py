@@ -21,47 +21,16 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .cache import ModelCache, _jsonable
-from .grid import COLUMNS, GridAttack, attack_grid, random_targets
-from .losses import Codebook
-from .paper import HEAD_MODELS
-from .spread import fmt, over_seeds
+from zerolib.experiments.common.cache import ModelCache, _jsonable
+from zerolib.experiments.common.attack_grid import COLUMNS, GridAttack, attack_grid, random_targets
+from zerolib.losses import Codebook
+from zerolib.experiments.common.head_models import HEAD_MODELS, fit_heads, head_key
+from zerolib.experiments.common.summary import fmt, over_seeds
 
 __all__ = ["HEAD_MODELS", "fit_heads", "head_key", "attack_subset", "grid_spec", "head_grids", "clean_accuracies",
            "head_cells", "beside_paper", "smallest_full_success"]
 
 SOURCE = "O:SOFTMAX:CE"
-
-
-def _model_args(head: str, arch: dict, code_length: int, code_seed: int) -> dict:
-    args = dict(arch)
-    if head == "R:TANH:MSE":
-        args.update(code_length=int(code_length), code_seed=int(code_seed))
-    return args
-
-
-def head_key(net: str, head: str, in_shape, n_classes: int, data_key: dict, seed: int, train: dict,
-             arch: dict, code_length: int, code_seed: int) -> dict:
-    """What identifies one trained head model (what a result computed from it is keyed by)."""
-    return _jsonable({"net": net, "head": head, "in_shape": list(in_shape), "n_classes": int(n_classes),
-                      "data": data_key, "seed": int(seed), "train": train,
-                      "model": _model_args(head, arch, code_length, code_seed)})
-
-
-def fit_heads(net: str, in_shape, n_classes: int, data_key: dict, X, y=None, *, seed: int, train: dict,
-              arch: dict | None = None, code_length: int = 128, code_seed: int = 0, heads=HEAD_MODELS,
-              device="auto", cache: ModelCache | None = None) -> dict:
-    """``{head: network}``: ``net`` built with ``arch`` and trained with ``train`` (the
-    settings of :func:`zerolib.models.train`) once per head, from the cache when it
-    holds them. ``X`` may be a callable returning (X, y)."""
-    cache = cache or ModelCache()
-    arch = dict(arch or {})
-    unknown = [h for h in heads if h not in HEAD_MODELS]
-    if unknown:
-        raise ValueError(f"unknown heads {unknown}; expected some of {list(HEAD_MODELS)}")
-    return {h: cache.fit_net(net, in_shape, n_classes, data_key, X, y, seed=seed, train_settings=train, head=h,
-                             model_args=_model_args(h, arch, code_length, code_seed), device=device)
-            for h in heads}
 
 
 def attack_subset(n_rows: int, n: int | None, seed: int) -> torch.Tensor:
@@ -82,7 +51,7 @@ def grid_spec(grid: list[GridAttack]) -> list[dict]:
 
 def clean_accuracies(models: dict, x, y) -> pd.DataFrame:
     """Table 4: test accuracy (%) of each model; columns model, accuracy."""
-    from .models.interface import accuracy
+    from zerolib.models.interface import accuracy
 
     return pd.DataFrame([{"model": h, "accuracy": 100.0 * accuracy(m, x, y)} for h, m in models.items()])
 
@@ -94,7 +63,7 @@ def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttac
 
     ``keys``: ``{head: head_key(...)}``, which with ``data_key``, the rows, the grids and
     ``seed`` (the targets' and PGD's) keys the cells kept in the cache. Columns: model,
-    setting, then :data:`zerolib.grid.COLUMNS`."""
+    setting, then :data:`zerolib.experiments.common.attack_grid.COLUMNS`."""
     cache = cache or ModelCache()
     missing = [h for h in models if h not in keys]
     if missing:
@@ -122,7 +91,7 @@ def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttac
 
 
 def head_cells(grids: pd.DataFrame, clean: pd.DataFrame | None = None) -> dict:
-    """One seed's results as the cells paper B's claims read (``zerolib.paper.head_cells``
+    """One seed's results as the cells paper B's claims read (``zerolib.papers.numbers.head_cells``
     builds the paper's): ("clean", model) -> accuracy; ("untargeted", model, attack,
     value) -> accuracy; ("targeted", model, attack, value) -> success; ("transfer",
     model, attack, value) -> the model's accuracy on the source's untargeted adversaries."""
@@ -166,7 +135,7 @@ def smallest_full_success(model, g: GridAttack, x, y, values, *, loss, targeted:
     row of (x, y) -- fooled, or for ``targeted`` reaching the target ``y`` -- and its
     adversaries: ``(value, adv, reached)``; when none does, the last value with
     ``reached=False`` (paper B's Figs. 1-2 show images at that smallest eps)."""
-    from .models.interface import predict
+    from zerolib.models.interface import predict
 
     values = sorted(values)
     if not values:

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .paper import MODELS, TABLE_6_CELLS
+from .numbers import MODELS, TABLE_6_CELLS
 
 __all__ = ["Claim", "Verdict", "TABLE_I_CLAIMS", "TABLE_III_CLAIMS", "TABLE_IV_CLAIMS", "BLACKBOX_CLAIMS",
            "FIG6_CLAIMS", "FIG7_CLAIMS", "TABLE_3_CLAIMS", "TABLE_4_CLAIMS", "TABLE_5_CLAIMS", "TABLE_6_CLAIMS",

@@ -34,7 +34,7 @@ LocalCluster pins worker ``i`` to GPU ``i``. On the CPU each worker's kernels ge
 ``OMP_NUM_THREADS = cores of the host // task slots on the host`` (or ``--threads``), so
 the workers do not oversubscribe the cores.
 
-Safety. The model cache locks each entry while it is trained (see :mod:`zerolib.cache`):
+Safety. The model cache locks each entry while it is trained (see :mod:`zerolib.experiments.common.cache`):
 two tasks needing one model train it once. A task whose worker dies is rescheduled by
 Dask (``distributed.scheduler.allowed-failures``, default 3); what it had finished is in
 the cache and in the atomically written outputs, so the retry only does the rest.
@@ -49,7 +49,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from zerolib.study import (SEED_TASKS, STAGING, Outcome, Profile, StudyError, chosen_notebooks, declared_parameters,
+from .runner import (SEED_TASKS, STAGING, Outcome, Profile, StudyError, chosen_notebooks, declared_parameters,
                            is_complete, notebook_run, outcome_line, run_notebook, seed_task_name,
                            set_kernel_threads)
 
@@ -216,7 +216,7 @@ def run_parallel(profile: Profile, root: Path, notebooks: list[str] | None = Non
                  output_root: Path | None = None, *, workers: int | None = None, scheduler: str | None = None,
                  cluster: str | None = None, client=None, threads: int | None = None) -> list[Outcome]:
     """Run the chosen notebooks of ``profile`` as Dask tasks (see the module docstring)
-    and return the notebook tasks' outcomes, as :func:`zerolib.study.run_study` does.
+    and return the notebook tasks' outcomes, as :func:`zerolib.study.runner.run_study` does.
     ``client``: an existing ``distributed.Client`` to use (left open). ``threads``: the
     torch threads of every kernel (default: each host's cores over its task slots)."""
     from tqdm.auto import tqdm

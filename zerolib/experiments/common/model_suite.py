@@ -18,18 +18,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from zerolib.papers.numbers import MODELS
+
 from .cache import ModelCache
 
 __all__ = ["MODEL_NAMES", "TARGET_NAMES", "make_estimator", "model_key", "single_key", "pair_accuracies", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
 
-MODEL_NAMES = ("SVM", "SCD01", "MLP", "MLP01")
+MODEL_NAMES = MODELS  # paper A's four models
 TARGET_NAMES = MODEL_NAMES + ("MLP400",)
 """The black-box targets: the four models and MLP400 (one shared 400-node layer, softmax)."""
 
 
 def _classes():
-    from .models.convex import LinearSVMClassifier, MLP400Classifier, MLPClassifier
-    from .scd import MLP01Classifier, SCD01Classifier
+    from zerolib.models.convex import LinearSVMClassifier, MLP400Classifier, MLPClassifier
+    from zerolib.models.scd import MLP01Classifier, SCD01Classifier
 
     return {"SVM": LinearSVMClassifier, "SCD01": SCD01Classifier, "MLP": MLPClassifier, "MLP01": MLP01Classifier,
             "MLP400": MLP400Classifier}
@@ -96,7 +98,7 @@ def fit_models(names, settings, seed, n_votes, data_key: dict, X, y=None, *, dev
 
 
 def _accuracy_pct(model, x, y) -> float:
-    from .models.interface import accuracy
+    from zerolib.models.interface import accuracy
 
     return 100.0 * accuracy(model, x, y)
 
@@ -131,7 +133,7 @@ def one_vs_all_timing(data, data_key: dict, settings, seeds, *, positive: int = 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .torchutil import resolve_device
+    from zerolib.torchutil import resolve_device
 
     cache = cache or ModelCache()
     y_bin = (data.y_train == positive).long()

@@ -171,7 +171,7 @@ def _leaf_bound(module: nn.Module, name: str, in_shape) -> tuple[str, float, boo
 
 def _children_in_order(module: nn.Module):
     """The children a zerolib network's forward composes, in order, or None."""
-    from .models.nets import DenseNet, LeNet, SimpleNet80, SubstituteCNN, SubstituteMLP
+    from zerolib.models.nets import DenseNet, LeNet, SimpleNet80, SubstituteCNN, SubstituteMLP
 
     if isinstance(module, nn.Sequential):
         return list(module.named_children())
@@ -190,7 +190,7 @@ def layer_bounds(model: nn.Module, input_shape, n_iter: int = 50, seed: int = 0)
     running product: False inside a dense layer, whose concatenation row stands for
     it) and ``cumulative`` (the product of the chain's bounds up to that row: an upper
     bound of the network up to that layer)."""
-    from .models.nets import _DenseLayer
+    from zerolib.models.nets import _DenseLayer
 
     was_training = model.training
     model.eval()

@@ -1,0 +1,82 @@
+"""The command line of the study: `python -m zerolib.study run | list | report`.
+
+It sits above the runner, the Dask runner and the report, so none of them imports another
+through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .runner import Profile, StudyError, list_notebooks, list_profiles, run_study, set_kernel_threads
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m zerolib.study",
+                                     description="Run the study: every notebook on one parameter profile.")
+    parser.add_argument("--root", type=Path, default=Path.cwd(),
+                        help="project folder holding notebooks/ and params/ (default: current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute the notebooks for a profile")
+    run.add_argument("--profile", default="quick", help="params/<PROFILE>.yaml (default: quick); a name, not a path")
+    run.add_argument("--profile-file", type=Path, help="a profile YAML file outside params/ (its stem names the "
+                     "outputs folder)")
+    run.add_argument("--notebooks", nargs="+", help="only these notebooks (names without .ipynb)")
+    run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
+    run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
+    run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
+    run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
+                     "default; parallel, each host's cores over its task slots); the numbers depend on it")
+    fan = run.add_mutually_exclusive_group()
+    fan.add_argument("--workers", type=int, help="run as Dask tasks on a LocalCluster of N worker processes")
+    fan.add_argument("--scheduler", help="run as Dask tasks on the running scheduler at ADDRESS (tcp://host:8786)")
+    fan.add_argument("--cluster", choices=["slurm", "pbs", "sge", "lsf"],
+                     help="run as Dask tasks on a dask-jobqueue cluster built from the profile's cluster: section")
+    sub.add_parser("list", help="list profiles and notebooks")
+    rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
+    rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root = args.root.resolve()
+
+    if args.command == "report":
+        from .report import write_report
+
+        path = write_report(args.output_root or root / "outputs")
+        print(f"wrote {path}")
+        return 0
+    if args.command == "list":
+        print("profiles: ", " ".join(list_profiles(root / "params")))
+        print("notebooks:", " ".join(list_notebooks(root / "notebooks")))
+        return 0
+    try:
+        profile = (Profile.from_file(args.profile_file) if args.profile_file
+                   else Profile.load(root / "params", args.profile))
+        if args.seeds:
+            profile = profile.with_seeds(args.seeds)
+        if args.workers is not None or args.scheduler or args.cluster:
+            from .cluster import run_parallel
+
+            outcomes = run_parallel(profile, root, args.notebooks, args.force, args.output_root,
+                                    workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                                    threads=args.threads)
+        else:
+            if args.threads is not None:
+                set_kernel_threads(args.threads)
+            outcomes = run_study(profile, root, args.notebooks, args.force, args.output_root)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [o for o in outcomes if o.status == "failed"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
+    print(f"study {profile.name}: {counts['ok']} ran, {counts['skipped']} skipped, {counts['failed']} failed")
+    for o in failed:
+        print(f"FAILED notebook {o.notebook}: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
