@@ -43,6 +43,9 @@ from zerolib.attacks import FGSM, SignAttack
 from zerolib.models.interface import predict
 from zerolib._io import atomic_write, write_json
 
+from .markdown import num
+from .summary import fmt, over_seeds
+
 __all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "train_substitute", "seed_and_attack_split",
            "attack_targets", "CURVE_COLUMNS"]
 
@@ -286,3 +289,20 @@ def attack_targets(targets, substitute, x_test, y_test, *, n_classes: int, seed:
         r[PERCENT_COLUMNS] *= 100.0
         frames.append(r.assign(target=name, seed=int(seed)))
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
+
+
+def end_points(curves: pd.DataFrame, by: list[str], cells: dict | None) -> pd.DataFrame:
+    """Each curve's clean accuracy (round 0) and its last round, ours (mean ± sd over seeds) and
+    the paper's where it states them (``cells`` as ``zerolib.papers.numbers.blackbox_cells``)."""
+    last = int(curves["round"].max())
+    s = over_seeds(curves, by + ["round"], value="target_accuracy")
+    rows = []
+    for key, g in s.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.set_index("round")
+        row = {"curve": " / ".join(map(str, key))}
+        for rnd, label in ((0, "clean"), (last, f"round {last}")):
+            row[f"{label}: ours"] = fmt(g.loc[rnd, "mean"], g.loc[rnd, "std"]) if rnd in g.index else ""
+            row[f"{label}: paper"] = num((cells or {}).get(key + (0 if rnd == 0 else "last", "target_accuracy")))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("curve")

@@ -22,6 +22,10 @@ import torch
 
 from zerolib.attacks import FGSM, MLP01HiddenNodeAttack, SignAttack
 from zerolib.models.interface import accuracy
+from zerolib.papers.numbers import MODELS
+
+from .markdown import num
+from .summary import fmt, over_seeds
 
 __all__ = ["paper_attack", "adversaries", "transfer_cell", "transfer_table", "eps_sweep"]
 
@@ -96,3 +100,22 @@ def eps_sweep(sources: Mapping[str, object], targets: Mapping[str, object], x, y
         for source, row in table.iterrows():
             rows += [{"eps": float(eps), "source": source, "target": t, "accuracy": float(a)} for t, a in row.items()]
     return pd.DataFrame(rows, columns=["eps", "source", "target", "accuracy"])
+
+
+def transfer_cells(long: pd.DataFrame, paper_of: Callable, models=MODELS) -> pd.DataFrame:
+    """A transfer table for the report (rows clean and the sources, columns the targets): each
+    cell ours as mean ± sd over seeds, then ``paper_of(source, target)`` and ours minus it."""
+    s = over_seeds(long, ["source", "target"]).set_index(["source", "target"])
+    sources = ["clean"] + list(models)
+    cells = []
+    for src in sources:
+        row = []
+        for t in models:
+            ours = s.loc[(src, t)] if (src, t) in s.index else None
+            p = paper_of(src, t)
+            text = fmt(ours["mean"], ours["std"]) if ours is not None else ""
+            if p is not None and ours is not None:
+                text += f" ({num(p)}; {num(ours['mean'] - p, signed=True)})"
+            row.append(text)
+        cells.append(row)
+    return pd.DataFrame(cells, index=pd.Index(sources, name="source \\ target"), columns=list(models))
