@@ -31,7 +31,9 @@ study: setup
 report: setup
 	$(PY) -m zerolib.study report
 
+# the package's layers first (the contracts in pyproject.toml), then the tests
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # A real browser: Debian's chromium driven by playwright, against JupyterLab on loopback.

@@ -46,7 +46,7 @@ def machine() -> str:
 
 
 def run(profile: str, seeds: list[int], out: Path, models: Path, workers: int | None, threads: int | None) -> float:
-    cmd = [sys.executable, "-m", "zerolib.study.runner", "--root", str(ROOT), "run", "--profile", profile,
+    cmd = [sys.executable, "-m", "zerolib.study", "--root", str(ROOT), "run", "--profile", profile,
            "--output-root", str(out), "--seeds", *map(str, seeds)]
     if threads:
         cmd += ["--threads", str(threads)]
@@ -56,7 +56,7 @@ def run(profile: str, seeds: list[int], out: Path, models: Path, workers: int | 
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
-    subprocess.run([sys.executable, "-m", "zerolib.study.runner", "--root", str(ROOT), "report", "--output-root", str(out)],
+    subprocess.run([sys.executable, "-m", "zerolib.study", "--root", str(ROOT), "report", "--output-root", str(out)],
                    check=True, stdout=subprocess.DEVNULL)
     return seconds
 

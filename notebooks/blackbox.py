@@ -32,8 +32,9 @@
 # Round 0 is the clean accuracy on the attacked points. The substitute starts from
 # `n_seed_points` random test points held out from the points attacked. Every curve is
 # the mean ± one standard deviation over `n_seeds` seeds (each seed: its own targets,
-# split and substitute). The code is `zerolib.experiments.common.substitutes`; runs are kept in the model cache
-# round by round, so a killed run resumes where it stopped.
+# split and substitute). The attack is `zerolib.experiments.common.substitutes`, the runs, tables,
+# verdicts and reading `zerolib.experiments.blackbox`; runs are kept in the model cache round by
+# round, so a killed run resumes where it stopped.
 
 # %%
 # %matplotlib inline
@@ -68,18 +69,14 @@ output_dir: str = "../outputs/dev/blackbox"  # where tables and figures go (the 
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset
-from zerolib.experiments.common import model_suite as suite
-from zerolib.papers import numbers as paper
-from zerolib.experiments.common.substitutes import NetSubstitute, SCD01Substitute, attack_targets
+from zerolib.experiments import blackbox as experiment
 from zerolib.experiments.common.cache import ModelCache
-from zerolib.papers.claims import BLACKBOX_CLAIMS, curve_cells, judge_all
 from zerolib.experiments.common.plots import plot_curves
-from zerolib._io import ResultDir
+from zerolib.experiments.common.substitutes import NetSubstitute, SCD01Substitute
 from zerolib.experiments.common.summary import over_seeds, seed_list
+from zerolib._io import ResultDir
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -93,30 +90,11 @@ scd01_sub = SCD01Substitute(settings=dict(scd01_substitute), device=device)
 print(f"{dataset}: tasks {list(tasks)}, seeds {seeds}, eps {eps}, {rounds} rounds, cap {cap}")
 
 # %%
-frames = []
-for task, (cls, n) in tasks.items():
-    data = load_dataset(dataset, classes=cls, n_train=n or None, seed=seed)
-    data_key = {"dataset": dataset, "n_train": n or None, "subsample_seed": seed, "classes": cls}
-    k = len(data.classes)
-    for s in seeds:
-        fit = dict(device=device, cache=cache)
-        targets = {m: suite.fit_model(m, models, s, n_votes, data_key, data.x_train, data.y_train, **fit)
-                   for m in suite.TARGET_NAMES}
-        keys = {m: suite.model_key(m, models, s, n_votes, data_key, device) for m in targets}
-        r = attack_targets(targets, convex_sub, data.x_test, data.y_test, n_classes=k, seed=s, keys=keys,
-                           data_key=data_key, cache=cache, **attack)
-        frames.append(r.assign(setting=task, substitute="MLP", votes=n_votes))
-        if task == "binary":  # Fig. 4: the SCD01 substitute against single runs
-            singles = suite.fit_models(suite.MODEL_NAMES, models, s, n_votes, data_key, data.x_train,
-                                       data.y_train, **fit)
-            keys = {m: suite.single_key(m, models, s, n_votes, data_key, device) for m in singles}
-            r = attack_targets(singles, scd01_sub, data.x_test, data.y_test, n_classes=k, seed=s, keys=keys,
-                               data_key=data_key, cache=cache, **attack)
-            frames.append(r.assign(setting=task, substitute="SCD01", votes=1))
-curves = pd.concat(frames, ignore_index=True)
-out.table(curves, "curves_per_seed")
-summary = over_seeds(curves, ["setting", "substitute", "target", "round"], value="target_accuracy")
-out.table(summary, "curves")
+curves = experiment.attack_curves(dataset, tasks, seeds, seed=seed, models=models, n_votes=n_votes,
+                                  substitutes=(convex_sub, scd01_sub), attack=attack, device=device, cache=cache)
+out.table(curves, experiment.PER_SEED)
+summary = experiment.curves_summary(curves)
+out.table(summary, experiment.CURVES)
 
 # %% [markdown]
 # ## Fig. 3: the convex substitute against the five targets with votes
@@ -127,7 +105,7 @@ fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squee
 for ax, task in zip(axes[0], panels):
     sel = summary[(summary.setting == task) & (summary.substitute == "MLP")]
     plot_curves(ax, sel, title=f"{dataset} {task}: convex substitute, {n_votes} votes, eps {eps}")
-_ = out.figure(fig, "fig3")
+_ = out.figure(fig, experiment.FIG3)
 
 # %% [markdown]
 # ## Figs. 4 and 5: the SCD01 substitute against single runs, and its label match
@@ -140,7 +118,7 @@ sub = curves[(curves.setting == "binary") & (curves.substitute == "SCD01") & (cu
 for ax, metric, what in ((axes[1], "match_clean", "clean points"), (axes[2], "match_adv", "its adversaries")):
     plot_curves(ax, over_seeds(sub, ["target", "round"], value=metric), ylabel="label match (%)",
                 title=f"Fig. 5: substitute and target agree on {what}")
-_ = out.figure(fig, "fig4_fig5")
+_ = out.figure(fig, experiment.FIG4_FIG5)
 
 # %% [markdown]
 # ## End points beside the paper's
@@ -150,15 +128,12 @@ _ = out.figure(fig, "fig4_fig5")
 # multiclass difference (Fig. 3c); the rest of its figures are curves without numbers.
 
 # %%
-ends = summary[summary["round"].isin([0, rounds])].copy()
-ends["when"] = ends["round"].map({0: "clean", rounds: f"round {rounds}"})
-cells = paper.blackbox_cells(dataset) or {}
-ends["paper"] = [cells.get((r.setting, r.substitute, r.target, "last" if r["round"] else 0, "target_accuracy"))
-                 for _, r in ends.iterrows()]
-out.table(ends.drop(columns="when"), "end_points")
-display(ends.pivot_table(index=["setting", "substitute", "target"], columns="when", values="mean").round(1))
-if cells:
-    display(ends.dropna(subset=["paper"])[["setting", "substitute", "target", "when", "mean", "std", "paper"]])
+ends = experiment.end_point_rows(summary, rounds, dataset)
+out.table(ends, experiment.END_POINTS)
+display(experiment.end_points_shown(ends, rounds))
+beside_paper = experiment.end_points_beside_paper(ends, rounds)
+if len(beside_paper):
+    display(beside_paper)
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
@@ -167,32 +142,29 @@ if cells:
 # both; *unclear*: in between. `paper` is the same quantity from the paper's stated numbers.
 
 # %%
-verdicts = judge_all(BLACKBOX_CLAIMS, curve_cells(curves), paper.blackbox_cells(dataset))
-out.table(verdicts, "claims")
+verdicts = experiment.verdicts(curves, dataset)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 
 # %% [markdown]
 # ## Reading
 #
-# The convex substitute learns the target's labels (its label match rises over the rounds)
-# and its FGSM adversaries are then, in effect, white-box transfer from a convex network:
-# where Table III shows that convex adversaries fool a model, this attack does too. So the
-# ordering of the curves should follow Table III's columns on the same data. The SCD01
-# substitute agrees with its targets on clean points but its sign(w) direction is one of
-# many 01-loss solutions, not the target's gradient, which is why its adversaries do
-# little. (The paper also attacks an SCD01 target trained with the substitute's own
-# seed; here the substitute's seeds come from (seed, round) and never equal a target's,
-# so that case is not run.) Our runs differ from the paper's in scale (votes, training rows, the set's cap
-# and the SCD iterations on the `-cpu` profiles, each stated in the profile), which lowers
-# the 01-loss models' clean accuracy and makes the substitute see fewer points.
+# What to expect, and why: a convex substitute that has learnt the target's labels makes
+# FGSM adversaries that are, in effect, white-box transfer from a convex network, so where
+# Table III shows that convex adversaries fool a model, this attack should too, and the
+# order of the curves should follow Table III's columns on the same data. The SCD01
+# substitute's sign(w) direction is one of many 01-loss solutions, not the target's
+# gradient, so its adversaries need not transfer. (The paper also attacks an SCD01 target
+# trained with the substitute's own seed; here the substitute's seeds come from (seed,
+# round) and never equal a target's, so that case is not run.) Our runs differ from the
+# paper's in scale (votes, training rows, the set's cap and the SCD iterations on the
+# `-cpu` profiles, each stated in the profile), which can lower the 01-loss models' clean
+# accuracy and gives the substitute fewer points to learn from.
+#
+# What happened, computed from the curves (means over seeds; each curve's first round
+# against its last: round 0, the clean points, for the target's accuracy, round 1 for the
+# substitute's accuracy and the label match): the claims' verdicts, the order of the
+# targets after the last round, and how every curve moved.
 
 # %%
-lines = [f"- {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-         + (f"; paper q = {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
-         for _, v in verdicts.iterrows()]
-last = summary[summary["round"] == rounds].set_index(["setting", "substitute", "target"])["mean"]
-for task in tasks:
-    order = last.loc[task, "MLP"].sort_values(ascending=False)
-    lines.append(f"- {task}, convex substitute, after round {rounds}: " + ", ".join(
-        f"{t} {v:.1f}" for t, v in order.items()) + " (% accuracy on the adversaries)")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in experiment.reading(curves, verdicts))))

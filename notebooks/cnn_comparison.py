@@ -27,7 +27,8 @@
 #    test accuracy is shown beside it, which is what the paper ranked by.
 # 2. **Fig. 7** on that pair: the four targets and the CNN substitute's curves per round.
 #
-# Every curve is the mean ± one standard deviation over `n_seeds` seeds.
+# Every curve is the mean ± one standard deviation over `n_seeds` seeds. The runs, tables,
+# verdicts and reading are `zerolib.experiments.cnn_comparison`.
 
 # %%
 # %matplotlib inline
@@ -63,18 +64,15 @@ output_dir: str = "../outputs/dev/cnn_comparison"  # where tables and figures go
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from zerolib import load_dataset
-from zerolib.experiments.common import model_suite as suite
-from zerolib.papers import numbers as paper
-from zerolib.experiments.common.substitutes import NetSubstitute, attack_targets
+from zerolib.experiments import cnn_comparison as experiment
 from zerolib.experiments.common.cache import ModelCache
-from zerolib.papers.claims import FIG7_CLAIMS, curve_cells, judge_all
 from zerolib.experiments.common.plots import plot_curves
-from zerolib._io import ResultDir
+from zerolib.experiments.common.substitutes import NetSubstitute
 from zerolib.experiments.common.summary import over_seeds, seed_list
+from zerolib._io import ResultDir
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -85,28 +83,13 @@ seeds = seed_list(seed, n_seeds)
 
 # %%
 full = load_dataset(dataset, seed=seed)
-pairs = pd.concat([suite.pair_accuracies(full, "MLP01", {"MLP01": search_model}, s,
-                                         pairs=search_pairs or None, n_per_class=n_per_class or None,
-                                         data_key={"dataset": dataset}, device=device, cache=cache).assign(seed=s)
-                   for s in seeds], ignore_index=True)
-out.table(pairs, "pairs_per_seed")
-ranked = (pairs.groupby(["a", "b"])[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
-          .sort_values(("validation_accuracy", "mean"), ascending=False))
-ranked.columns = [f"{a}_{b}" for a, b in ranked.columns]
-ranked = ranked.reset_index()
-out.table(ranked, "pairs")
-best = (int(ranked.a.iloc[0]), int(ranked.b.iloc[0]))
-pair = tuple(int(c) for c in classes) if classes else best
-paper_pair = paper.FIG7_PAIR.get(dataset)
-notes = [f"Best pair by validation accuracy: **{best[0]} vs {best[1]}** "
-         f"({ranked.validation_accuracy_mean.iloc[0]:.1f} %, test {ranked.test_accuracy_mean.iloc[0]:.1f} %); "
-         f"by test accuracy: {tuple(int(v) for v in ranked.sort_values('test_accuracy_mean').iloc[-1][['a', 'b']])}."]
-if paper_pair is not None:
-    hit = ranked[(ranked.a == paper_pair[0]) & (ranked.b == paper_pair[1])]
-    notes.append(f"The paper's pair {paper_pair[0]} vs {paper_pair[1]}: " + (
-        f"rank {hit.index[0] + 1} of {len(ranked)} here." if len(hit) else "not among the pairs searched."))
-notes.append(f"Fig. 7 below uses {pair[0]} vs {pair[1]}" + (" (fixed by the profile)." if classes else "."))
-display(Markdown(" ".join(notes)))
+pairs = experiment.pair_search(full, dataset, seeds, search_model, pairs=search_pairs or None,
+                               n_per_class=n_per_class or None, device=device, cache=cache)
+out.table(pairs, experiment.PAIRS_PER_SEED)
+ranked = experiment.rank_pairs(pairs)
+out.table(ranked, experiment.PAIRS)
+pair = tuple(int(c) for c in classes) if classes else experiment.best_pair(ranked)
+display(Markdown(" ".join(experiment.pair_reading(ranked, dataset, classes))))
 display(ranked.head(10).round(1))
 
 # %%
@@ -120,7 +103,7 @@ ax.set_xticks(range(k), full.classes, rotation=90)
 ax.set_yticks(range(k), full.classes)
 ax.set_title(f"MLP01 validation accuracy per class pair, {dataset}", fontsize=10)
 fig.colorbar(im, ax=ax, label="accuracy (%)")
-_ = out.figure(fig, "pairs_heatmap")
+_ = out.figure(fig, experiment.PAIRS_HEATMAP)
 
 # %% [markdown]
 # ## Fig. 7: the CNN substitute against MLP, MLP01, LeNet and SimpleNet80
@@ -130,52 +113,40 @@ data = load_dataset(dataset, classes=list(pair), n_train=n_train or None, seed=s
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed, "classes": list(pair)}
 cnn_sub = NetSubstitute(name="substitute_cnn", device=device, **substitute)
 attack = dict(rounds=rounds, eps=eps, lam=lam, cap=cap, n_seed_points=n_seed_points, n_attack=n_attack or None)
-frames = []
-for s in seeds:
-    targets = {m: suite.fit_model(m, models, s, n_votes, data_key, data.x_train, data.y_train, device=device,
-                                  cache=cache) for m in ("MLP", "MLP01")}
-    keys = {m: suite.model_key(m, models, s, n_votes, data_key, device) for m in targets}
-    for label, spec in nets.items():
-        spec = dict(spec)
-        net_name = spec.pop("name")
-        targets[label] = cache.fit_net(net_name, data.x_train.shape[1:], 2, data_key, data.x_train, data.y_train,
-                                       seed=s, train_settings=spec, device=device)
-        keys[label] = {"net": net_name, "train": spec, "seed": s, "data": data_key}
-    r = attack_targets(targets, cnn_sub, data.x_test, data.y_test, n_classes=2, seed=s, keys=keys,
-                       data_key=data_key, cache=cache, **attack)
-    frames.append(r.assign(setting="pair", substitute="CNN"))
-curves = pd.concat(frames, ignore_index=True)
-out.table(curves, "fig7_curves_per_seed")
-summary = over_seeds(curves, ["target", "round"], value="target_accuracy")
-out.table(summary, "fig7_curves")
+curves = experiment.fig7_curves(data, data_key, seeds, models=models, nets=nets, n_votes=n_votes,
+                                substitute=cnn_sub, attack=attack, device=device, cache=cache)
+out.table(curves, experiment.PER_SEED)
+summary = experiment.curves_summary(curves)
+out.table(summary, experiment.CURVES)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 plot_curves(axes[0], summary, title=f"Fig. 7: CNN substitute, {dataset} {pair[0]} vs {pair[1]}, eps {eps}")
 plot_curves(axes[1], over_seeds(curves[curves["round"] > 0], ["target", "round"], value="match_clean"),
             ylabel="label match on clean points (%)", title="substitute and target agree")
-_ = out.figure(fig, "fig7")
+_ = out.figure(fig, experiment.FIG7)
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
 
 # %%
-verdicts = judge_all(FIG7_CLAIMS, curve_cells(curves))
-out.table(verdicts, "claims")
+verdicts = experiment.verdicts(curves)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["claim", "verdict", "mean", "std"]])
 
 # %% [markdown]
 # ## Reading
 #
-# The CNN substitute is stronger than the 2 x 200 MLP of Fig. 3, and its adversaries
-# transfer to models that share its kind of features: the convolutional targets and the
-# convex MLP, whose gradients it learns to imitate. MLP01's sign nodes give it no gradient
-# to imitate, so the substitute's FGSM directions fool it less; how much less is what the
-# verdicts measure. The `-cpu` profiles shrink the substitute's set, its epochs, the
-# targets' training and the pair search (each stated in the profile), so the substitute
-# is weaker than the paper's and all curves sit higher.
+# What to expect, and why: the CNN substitute (four convolutional blocks) is a bigger network
+# than the 2 x 200 MLP of Fig. 3. The paper's argument is that its adversaries transfer to
+# models that share its kind of features -- the convolutional targets, and the convex MLP,
+# whose gradients it can learn to imitate -- while MLP01's sign nodes give it no gradient to
+# imitate, so its FGSM directions should fool MLP01 less. The `-cpu` profiles shrink the
+# substitute's set, its epochs, the targets' training and the pair search (each stated in the
+# profile), which can leave the substitute weaker than the paper's.
+#
+# What happened, computed from the curves (means over seeds; each curve's first round against
+# its last: round 0, the clean points, for the target's accuracy, round 1 for the substitute's
+# accuracy and the label match): the claims' verdicts, MLP01 beside the other targets after the
+# last round, each target's fall from its clean accuracy, and how every curve moved.
 
 # %%
-last = summary[summary["round"] == rounds].set_index("target")["mean"].sort_values(ascending=False)
-clean = summary[summary["round"] == 0].set_index("target")["mean"]
-lines = [f"- {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f})" for _, v in verdicts.iterrows()]
-lines.append(f"- After round {rounds}: " + ", ".join(f"{t} {v:.1f} (clean {clean[t]:.1f})" for t, v in last.items()))
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in experiment.reading(curves, verdicts))))

@@ -20,7 +20,7 @@
 # layers are less sensitive. It computes an upper bound of the L2 Lipschitz constant of
 # every convolution (the exact singular values of a circular convolution, from the 2-D
 # DFT of its kernel: Sedghi, Gupta, Long) and finds the O:SOFTMAX:MSE model's bounds
-# below the O:SOFTMAX:CE model's, by up to a factor of three.
+# below the O:SOFTMAX:CE model's (the claims below quote by how much).
 #
 # `zerolib.experiments.lipschitz.layer_bounds` gives, for every layer of a network, a sound upper
 # bound (convolutions on an (n + k - 1) grid so that it also bounds zero padding; batch
@@ -68,13 +68,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zerolib import load_dataset
+from zerolib._io import ResultDir
+from zerolib.experiments import lipschitz as experiment
 from zerolib.experiments.common import model_suite as suite
 from zerolib.experiments.common.cache import ModelCache
-from zerolib.papers.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
+from zerolib.experiments.common.head_models import HEAD_MODELS, fit_heads
+from zerolib.experiments.common.summary import over_seeds, seed_list
 from zerolib.experiments.lipschitz import first_layer_bounds, layer_bounds
-from zerolib.experiments.loss_targets import HEAD_MODELS, fit_heads
-from zerolib._io import ResultDir
-from zerolib.experiments.common.summary import fmt, over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -94,25 +94,20 @@ for s in seeds:
     for h, model in nets.items():
         bounds.append(layer_bounds(model, in_shape, n_iter=n_iter, seed=s).assign(model=h, seed=s))
 bounds = pd.concat(bounds, ignore_index=True)
-out.table(bounds, "layer_bounds_per_seed")
-assert (bounds.estimate.isna() | (bounds.estimate <= bounds.bound * (1 + 1e-6))).all(), "an estimate exceeds its bound"
-conv = bounds[bounds.kind.str.startswith("conv")]
-conv_summary = over_seeds(conv, ["model", "layer"], value="bound")
-est_summary = over_seeds(conv, ["model", "layer"], value="estimate")
-layers = list(dict.fromkeys(conv.layer))
-table = pd.DataFrame({"layer": layers, **{
-    m: [fmt(r["mean"], r["std"], 2) for _, r in conv_summary[conv_summary.model == m].set_index("layer")
-        .loc[layers].iterrows()] for m in HEAD_MODELS}})
-ratio = (conv_summary[conv_summary.model == "O:SOFTMAX:CE"].set_index("layer")["mean"]
-         / conv_summary[conv_summary.model == "O:SOFTMAX:MSE"].set_index("layer")["mean"])
-table["CE / MSE"] = [f"{ratio[l]:.2f}" for l in layers]
-out.table(table, "fig4_conv_bounds")
+out.table(bounds, experiment.LAYER_BOUNDS_PER_SEED)
+assert experiment.estimates_within_bounds(bounds), "an estimate exceeds its bound"
+table = experiment.conv_bounds_table(bounds)
+out.table(table, experiment.CONV_BOUNDS)
 display(table)
 
 # %% [markdown]
 # ## Fig. 4: convolution bounds per layer, and the bound of the network up to each layer
 
 # %%
+conv = experiment.conv_rows(bounds)
+conv_summary = over_seeds(conv, ["model", "layer"], value="bound")
+est_summary = over_seeds(conv, ["model", "layer"], value="estimate")
+layers = list(dict.fromkeys(conv.layer))
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 for m in HEAD_MODELS:
     c = conv_summary[conv_summary.model == m].set_index("layer").loc[layers]
@@ -137,17 +132,15 @@ axes[1].set_ylabel("product of the bounds up to the layer")
 axes[1].set_title("bound of the network up to each layer", fontsize=10)
 axes[1].legend(fontsize=7)
 fig.tight_layout()
-_ = out.figure(fig, "fig4")
+_ = out.figure(fig, experiment.FIG4)
 
 # %%
-whole = over_seeds(bounds[bounds.in_chain].groupby(["model", "seed"]).bound.prod().reset_index(), ["model"],
-                   value="bound")
-whole["bound"] = [f"{m:.3g} ± {s:.2g}" for m, s in zip(whole["mean"], whole["std"].fillna(0))]
-out.table(whole[["model", "bound"]], "network_bounds")
+whole = experiment.network_bounds(bounds)
+out.table(whole[["model", "bound"]], experiment.NETWORK_BOUNDS)
 display(whole[["model", "bound"]])
 
 # %% [markdown]
-# ## Paper A's models: the norm of the real-valued first layer (classes 0 vs 1)
+# ## Paper A's models: the norm of the real-valued first layer (classes `paper_a_classes`)
 
 # %%
 binary = load_dataset(dataset, classes=paper_a_classes, seed=seed)
@@ -159,40 +152,34 @@ for s in seeds:
     for name, est in fitted.items():
         first.append(first_layer_bounds(est).assign(model=name, seed=s))
 first = pd.concat(first, ignore_index=True)
-out.table(first, "paper_a_first_layers_per_seed")
-fa = over_seeds(first, ["model", "layer"], value="bound")
-fa["bound"] = [fmt(m, s, 3) for m, s in zip(fa["mean"], fa["std"])]
-out.table(fa[["model", "layer", "bound"]], "paper_a_first_layers")
-display(fa[["model", "layer", "bound"]])
+out.table(first, experiment.FIRST_LAYERS_PER_SEED)
+fa = experiment.first_layer_table(first)
+out.table(fa, experiment.FIRST_LAYERS)
+display(fa)
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
 
 # %%
-verdicts = judge_all(FIG4_CLAIMS, conv_bound_cells(bounds))
-out.table(verdicts, "claims")
+verdicts = experiment.verdicts(bounds)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["where", "claim", "verdict", "mean", "std"]])
 
 # %% [markdown]
 # ## Reading
 #
-# The bounds are exact for linear layers, batch norm and average pooling, and tight
-# for convolutions up to the gap between circular and zero padding (the dotted
-# power-iteration estimates sit just below them). The network's bound, a product of
-# some 20 to 40 factors, is loose by orders of magnitude: it says little about a single
-# input, which is why the paper compares layer by layer. A smaller conv bound for the
-# MSE model is consistent with its higher accuracy under small perturbations, but it is
-# not the only factor: batch norm's scales and the softmax's saturation (MSE on
-# probabilities has vanishing gradients once a prediction is confident) also shape what
-# an attacker's gradient sees. Where ours differ from the paper: the `-cpu` profiles use
-# a much smaller DenseNet trained for a few epochs (stated in the profile), so there are
-# fewer layers and the weights have moved less from their (shared-seed) initialisation.
+# The bounds are exact for linear layers, batch norm and average pooling; for
+# convolutions they differ from the true constant only by the gap between circular and
+# zero padding, and the dotted power-iteration estimates (lower bounds) show how far
+# that is (computed below). The network's bound multiplies one factor per layer of the
+# chain, which is why the paper compares layer by layer. Whether a head's smaller conv
+# bounds go with higher accuracy under small perturbations is for the `loss_targets`
+# tables to say; the conv bounds are not the only factor: batch norm's scales and the
+# softmax's saturation (MSE on probabilities has vanishing gradients once a prediction
+# is confident) also shape what an attacker's gradient sees. Where ours differ from the
+# paper: the `-cpu` profiles use a much smaller DenseNet trained for a few epochs
+# (stated in the profile). The lines below say, from the numbers, which head's bounds
+# are the larger.
 
 # %%
-lines = [f"- {v.claim}: **{v.verdict}** (q = {v.mean:.2f} ± {v.std:.2f} {claim.unit})"
-         for v, claim in zip(verdicts.itertuples(), FIG4_CLAIMS)]
-lines.append("- Network bounds: " + ", ".join(f"{r.model} {r.bound}" for r in whole.itertuples()) + ".")
-lines.append("- Conv layers where MSE's bound is below CE's: "
-             f"{int((ratio > 1).sum())} of {len(ratio)} (mean over seeds); CE / MSE from {ratio.min():.2f} to "
-             f"{ratio.max():.2f}.")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in experiment.reading(bounds, verdicts))))

@@ -18,8 +18,8 @@
 #
 # Paper B trains one DenseNet three ways: softmax with cross-entropy (**O:SOFTMAX:CE**),
 # softmax with MSE to the one-hot label (**O:SOFTMAX:MSE**), and tanh outputs regressed
-# on a random codeword per class (**R:TANH:MSE**, d = 128, codewords drawn once from
-# U(-1, 1)^d with a secret seed, prediction by the nearest codeword). It then attacks
+# on a random codeword per class (**R:TANH:MSE**, codewords of length d = `code_length`
+# drawn once from U(-1, 1)^d with a secret seed, prediction by the nearest codeword). It then attacks
 # each model white-box with the internal loss matching its training (the attacker knows
 # the codebook), untargeted (Table 3) and with a random target per image (Table 5);
 # transfers O:SOFTMAX:CE's adversaries to the other two (Table 6); and runs its
@@ -53,23 +53,20 @@ output_dir: str = "../outputs/dev/loss_targets"  # where tables and figures go (
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
 from zerolib import load_dataset
-from zerolib.papers import numbers as paper
+from zerolib._io import ResultDir
 from zerolib.attacks import CodebookCWL2
-from zerolib.experiments.common.cache import ModelCache
-from zerolib.papers.claims import (TABLE_3_CLAIMS, TABLE_4_CLAIMS, TABLE_5_CLAIMS, TABLE_6_CLAIMS, TABLE_7_CLAIMS,
-                            judge_all)
+from zerolib.experiments import loss_targets as experiment
 from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, random_targets, thin
-from zerolib.experiments.loss_targets import (HEAD_MODELS, attack_subset, beside_paper, clean_accuracies, fit_heads,
-                                  grid_spec, head_cells, head_grids, head_key, smallest_full_success)
+from zerolib.experiments.common.cache import ModelCache
+from zerolib.experiments.common.plots import plot_adversaries
+from zerolib.experiments.common.summary import over_seeds, seed_list
+from zerolib.experiments.loss_targets import (HEAD_MODELS, attack_subset, clean_accuracies, fit_heads, grid_spec,
+                                              head_grids, head_key, smallest_full_success)
 from zerolib.losses import Codebook
 from zerolib.models import predict
-from zerolib.experiments.common.plots import plot_adversaries
-from zerolib._io import ResultDir
-from zerolib.experiments.common.summary import over_seeds, seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -77,7 +74,7 @@ seeds = seed_list(seed, n_seeds, run_seeds)
 untargeted = thin(UNTARGETED, max_steps) if max_steps else UNTARGETED
 targeted = thin(TARGETED, max_steps) if max_steps else TARGETED
 out.json({"untargeted": grid_spec(untargeted), "targeted": grid_spec(targeted), "code_seed": code_seed,
-          "code_length": code_length}, "grids")
+          "code_length": code_length}, experiment.GRIDS_SPEC)
 
 data = load_dataset(dataset, n_train=n_train or None, seed=seed)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed}
@@ -98,10 +95,9 @@ for s in seeds:
     keys[s] = {h: head_key(net, h, in_shape, k, data_key, s, train, arch, code_length, code_seed) for h in HEAD_MODELS}
     clean.append(clean_accuracies(models[s], data.x_test, data.y_test).assign(seed=s))
 clean = pd.concat(clean, ignore_index=True)
-out.table(clean, "table4_per_seed")
-t4 = beside_paper(clean.assign(row=clean.model, attack="clean", value=0), "accuracy",
-                  lambda m, a, v: paper.paper_value(paper.TABLE_4, dataset, m)).rename(columns={"clean 0": "clean"})
-out.table(t4, "table4")
+out.table(clean, experiment.CLEAN_PER_SEED)
+t4 = experiment.table_4(clean, dataset)
+out.table(t4, experiment.CLEAN)
 display(t4)
 
 # %% [markdown]
@@ -123,64 +119,54 @@ for s in seeds:
                    data_key=data_key, cache=cache)
     grids.append(g.assign(seed=s))
 grids = pd.concat(grids, ignore_index=True)
-out.table(grids, "grids_per_seed")
-own = grids[grids.scored_on == "self"].assign(row=lambda d: d.model)
-u_values = {g.name: g.values for g in UNTARGETED}
-t_values = {g.name: g.values for g in TARGETED}
-
-
-def paper_grid(table):
-    cells = paper.grid_cells(table, dataset, u_values if table is paper.TABLE_3 else t_values) or {}
-    return lambda m, a, v: cells.get((m, a, v))
-
+out.table(grids, experiment.GRIDS_PER_SEED)
 
 # %% [markdown]
 # ### Table 3: accuracy (%) under untargeted white-box attacks
 
 # %%
-t3 = beside_paper(own[own.setting == "untargeted"], "accuracy", paper_grid(paper.TABLE_3))
-out.table(t3, "table3")
+t3 = experiment.table_3(grids, dataset)
+out.table(t3, experiment.UNTARGETED_TABLE)
 display(t3)
 
 # %% [markdown]
 # ### Table 5: success (%) of targeted white-box attacks (lower is more robust)
 
 # %%
-t5 = beside_paper(own[(own.setting == "targeted") & (own.attack != "codebook CW-L2")], "success",
-                  paper_grid(paper.TABLE_5))
-out.table(t5, "table5")
+t5 = experiment.table_5(grids, dataset)
+out.table(t5, experiment.TARGETED_TABLE)
 display(t5)
 
 # %% [markdown]
 # ### DeepFool and L-BFGS beside paper B: what differs, and why
 #
-# **DeepFool (Table 3).** Paper B ran cleverhans' DeepFool: 10 candidate classes, overshoot
-# 0.02, inputs clipped to [0, 1], step limit m. Ours (`zerolib.attacks.DeepFool`) now does
-# what cleverhans and ART do: each step is linearised at the base point x + r, the
-# overshoot scales the whole accumulated perturbation, and a row stops once the point
-# returned, clip(x + 1.02 r), is misclassified. The first mnist-cpu run used an earlier
-# version that linearised each step at the overshot point itself. In the box a step loses
-# the part of it that points out of [0, 1], so the iterate nears the boundary
+# **DeepFool (Table 3).** Paper B ran cleverhans' DeepFool: a few candidate classes, a small
+# overshoot, inputs clipped to [0, 1], step limit m (our grid's settings are in `grids.json`).
+# Ours (`zerolib.attacks.DeepFool`) does what cleverhans and ART do: each step is linearised
+# at the base point x + r, the overshoot scales the whole accumulated perturbation, and a
+# row stops once the point returned, clip(x + (1 + overshoot) r), is misclassified. An
+# earlier version linearised each step at the overshot point itself: in the box a step
+# loses the part of it that points out of [0, 1], so the iterate nears the boundary
 # geometrically, and linearised at the overshot point it was that point which converged
-# onto the boundary from inside and never crossed: most O:SOFTMAX:CE rows were still
-# correctly classified after 10 steps. `tests/test_deepfool_lbfgs.py` checks the fix
-# against a known answer in the box and against ART's DeepFool. What still differs:
+# onto the boundary from inside and never crossed. `tests/test_deepfool_lbfgs.py` checks
+# the fix against a known answer in the box and against ART's DeepFool;
+# `benchmarks/README.md` records ours before and after the fix beside ART's on one model
+# (`benchmarks/deepfool_lbfgs_art.py`, a one-off measurement this notebook does not
+# recompute). What still differs:
 #
 # - The box makes every implementation (ours, ART's, cleverhans') take several steps on
-#   many MNIST images of our small DenseNet, so accuracy at m = 10 stays above the
-#   paper's. ART's DeepFool leaves about the same accuracy on the same model (below), so
-#   the rest of the gap comes from the model (a much smaller DenseNet, trained for a few
-#   epochs), not from the attack.
+#   many images; how our accuracy at the smallest m stands to the paper's is computed in
+#   the reading below. The benchmark separates the attack from the model (a much smaller
+#   DenseNet, trained for a few epochs).
 # - Rows misclassified before any attack: we attack the true label and leave these rows
 #   as they are (they count as errors). cleverhans attacks the model's own prediction,
 #   which can move such a row onto its true label. This can raise the paper's accuracy
 #   by at most its clean error rate.
 # - R:TANH:MSE: ours uses the codebook-aware scores (minus the distances to the
-#   codewords). The paper's accuracy is the same at every m, which fits cleverhans'
-#   DeepFool reading the 128 tanh outputs as class logits. Read that way (attacking the
-#   argmax of the outputs), the decoded accuracy stays at its clean level at every m
-#   (below). That attack misreads the head, as plain CW-L2 does in Table 7. This is our
-#   guess; the paper does not say how it adapted DeepFool.
+#   codewords). Whether the paper's DeepFool stalls on this model (the same accuracy at
+#   every m), as cleverhans' DeepFool reading the tanh outputs as class logits would, is
+#   computed in the reading below; that attack misreads the head, as plain CW-L2 does in
+#   Table 7. This is our guess; the paper does not say how it adapted DeepFool.
 #
 # **L-BFGS (Table 5).** Ours minimises ||x' - x||^2 + c * loss(x', t) with the model's own
 # loss (on R:TANH:MSE, the MSE of the tanh outputs to the target's codeword, the adaptation
@@ -188,64 +174,40 @@ display(t5)
 # decision (the nearest codeword). The grid scores every adversary by the model's own
 # prediction, so the successes are real. It is a stronger attack than the paper's, not a
 # bug. cleverhans' L-BFGS counts a success when the argmax of the model's outputs equals
-# the argmax of the target vector. On a 128-output codebook head with a codeword target,
-# that is not the model's decision. The search then raises c, and every row where the
-# criterion never holds gets its original image back. With that bookkeeping the same
-# optimisation reaches the target far less often, more often as c grows: the shape of the
-# paper's row. So the paper's low L-BFGS success on R:TANH:MSE is not evidence of
-# robustness. Its low success on O:SOFTMAX:MSE at small c (where that criterion is the
-# model's decision) is a different matter that we have not measured; cleverhans runs
-# scipy's L-BFGS-B on the whole batch as one problem, with that optimiser's stopping rules.
-#
-# One-off measurement (2026-12-03, 2-core AMD EPYC, 1 torch thread, not recomputed by
-# this notebook): `ZEROLIB_DATA=<data root> .venv/bin/python
-# benchmarks/deepfool_lbfgs_art.py` (`densenet_small`, 10000 MNIST training rows, 4
-# epochs of Adam, seed 0; 100 attacked test rows, L-BFGS on the first 30 of them, 5 x 40
-# iterations as this profile caps them).
-#
-# | O:SOFTMAX:CE, DeepFool: accuracy (%) at m = | 10 | 20 | 30 | 40 |
-# | --- | --- | --- | --- | --- |
-# | ours | 28 | 5 | 3 | 1 |
-# | ours before the fix | 66 | 41 | 27 | 18 |
-# | ART 1.20.1 | 30 | 7 | 5 | 3 |
-#
-# | R:TANH:MSE, targeted L-BFGS: success (%) at c = | 0.01 | 0.1 | 1 | 10 |
-# | --- | --- | --- | --- | --- |
-# | ours (the model's decision) | 100 | 100 | 100 | 100 |
-# | the same, with cleverhans' argmax bookkeeping | 3.3 | 6.7 | 16.7 | 16.7 |
-#
-# R:TANH:MSE, DeepFool at m = 10, 20, 30, 40: codebook-aware 40, 10, 0, 0 % accuracy;
-# the 128 outputs read as logits: 95 % at every m (the clean accuracy of those rows).
+# the argmax of the target vector. On a codebook head with a codeword target, that is not
+# the model's decision. The search then raises c, and every row where the criterion never
+# holds gets its original image back; `benchmarks/README.md` records how often the same
+# optimisation reaches the target with that bookkeeping. So the paper's L-BFGS success on
+# R:TANH:MSE (beside ours in the reading) is not evidence of robustness. Its success on
+# O:SOFTMAX:MSE at small c (where that criterion is the model's decision) is a different
+# matter that we have not measured; cleverhans runs scipy's L-BFGS-B on the whole batch as
+# one problem, with that optimiser's stopping rules.
 
 # %% [markdown]
 # ### Table 6: accuracy (%) on O:SOFTMAX:CE's adversaries (black-box transfer)
-#
-# The paper reports three cells (CW-L2 c = 0.01, DeepFool m = 10, MIM eps = 0.01); the
-# adversaries of the whole untargeted grid are scored, so all cells are here.
 
 # %%
-transfer = grids[(grids.setting == "untargeted") & (grids.scored_on != "self")].assign(row=lambda d: d.scored_on)
-t6 = beside_paper(transfer, "accuracy", lambda m, a, v: paper.paper_value(paper.TABLE_6, dataset, m, (a, v)),
-                  rows=[h for h in HEAD_MODELS if h != "O:SOFTMAX:CE"])
-out.table(t6, "table6")
+display(Markdown(experiment.transfer_cells_line()))
+t6 = experiment.table_6(grids, dataset)
+out.table(t6, experiment.TRANSFER_TABLE)
 display(t6)
 
 # %% [markdown]
 # ### Table 7: targeted CW-L2 against the codebook-aware CW-L2
 
 # %%
-t7_long = own[(own.setting == "targeted") & own.attack.isin(["CW-L2", "codebook CW-L2"])]
-t7 = beside_paper(t7_long, "success", lambda m, a, v: paper.paper_value(paper.TABLE_7, dataset, m, (a, v)))
-out.table(t7, "table7")
+t7 = experiment.table_7(grids, dataset)
+out.table(t7, experiment.CODEBOOK_TABLE)
 display(t7)
 
 # %%
+own = experiment.own_rows(grids)
 fig, axes = plt.subplots(2, 6, figsize=(17, 5.6), sharey=True)
 for i, setting in enumerate(("untargeted", "targeted")):
     metric = "accuracy" if setting == "untargeted" else "success"
     grid = untargeted if setting == "untargeted" else targeted
-    sm = over_seeds(own[(own.setting == setting) & (own.attack != "codebook CW-L2")], ["model", "attack", "value"],
-                    value=metric)
+    sm = over_seeds(own[(own.setting == setting) & (own.attack != experiment.CODEBOOK_CW)],
+                    ["model", "attack", "value"], value=metric)
     for j, ga in enumerate(grid):
         ax = axes[i, j]
         for m in HEAD_MODELS:
@@ -257,16 +219,17 @@ for i, setting in enumerate(("untargeted", "targeted")):
     axes[i, 0].set_ylabel(f"{metric} (%)")
 axes[0, 0].legend(fontsize=7)
 fig.tight_layout()
-_ = out.figure(fig, "grids")
+_ = out.figure(fig, experiment.GRIDS_FIGURE)
 
 # %% [markdown]
 # ## Figs. 1-3: what the adversaries look like
 #
 # Fig. 1: targeted PGD at the smallest eps where it reaches 100 % success on the images
-# shown (the grid's eps, then 0.15, 0.2, 0.3, 0.5; the caption says when none does): how
-# much further the codebook model's eps is than the CE model's is the figure's point.
-# Fig. 2: untargeted MIM at eps = 0.1; Fig. 3: the codebook-aware CW-L2 (c = 0.1) on R:TANH:MSE. First seed,
-# the first `n_examples` attacked rows.
+# shown (the grid's eps, then the larger ones of `experiment.FIG1_EPS_BEYOND`; the caption
+# says when none does): how much further the codebook model's eps is than the CE model's
+# is the figure's point. Fig. 2: untargeted MIM; Fig. 3: the codebook-aware CW-L2 on
+# R:TANH:MSE (each caption gives its eps or c). First seed, the first `n_examples`
+# attacked rows.
 
 # %%
 s0 = seeds[0]
@@ -276,18 +239,20 @@ ts = random_targets(data.y_test[attack_subset(len(data.x_test), n_attack or None
 pgd = next(g for g in targeted if g.name == "PGD")
 mim = next(g for g in untargeted if g.name == "MIM")
 cw = next(g for g in targeted if g.name == "CW-L2")
-ladder = sorted(set(pgd.values) | {0.15, 0.2, 0.3, 0.5})  # the grid's eps, then beyond it
+ladder = sorted(set(pgd.values) | set(experiment.FIG1_EPS_BEYOND))  # the grid's eps, then beyond it
 panels = []
-for m in ("O:SOFTMAX:CE", "R:TANH:MSE"):
+for m in ("O:SOFTMAX:CE", experiment.CODEBOOK_HEAD):
     eps, _, reached = smallest_full_success(models[s0][m], pgd, xs, ts, ladder, loss=models[s0][m].loss,
                                             targeted=True, seed=s0)
     note = (f"the smallest eps of {ladder} with 100 % success on these images: {eps:g}" if reached
             else f"no eps up to {eps:g} reaches 100 % on these images")
-    panels.append((f"Fig. 1: targeted PGD on {m}, {note}", m, pgd, eps, True))
-for m in ("O:SOFTMAX:CE", "R:TANH:MSE"):
-    panels.append((f"Fig. 2: untargeted MIM on {m}, eps 0.1", m, mim, 0.1, False))
-panels.append(("Fig. 3: codebook-aware CW-L2 on R:TANH:MSE, c 0.1", "R:TANH:MSE", None, 0.1, True))
-for i, (title, m, ga, v, is_targeted) in enumerate(panels):
+    panels.append((1, f"Fig. 1: targeted PGD on {m}, {note}", m, pgd, eps, True))
+for m in ("O:SOFTMAX:CE", experiment.CODEBOOK_HEAD):
+    panels.append((2, f"Fig. 2: untargeted MIM on {m}, eps {experiment.FIG2_EPS:g}", m, mim, experiment.FIG2_EPS,
+                   False))
+panels.append((3, f"Fig. 3: codebook-aware CW-L2 on {experiment.CODEBOOK_HEAD}, c {experiment.FIG3_C:g}",
+               experiment.CODEBOOK_HEAD, None, experiment.FIG3_C, True))
+for number, title, m, ga, v, is_targeted in panels:
     model = models[s0][m]
     if ga is None:
         atk = CodebookCWL2(model, Codebook(model.codebook), initial_const=v, targeted=True,
@@ -299,17 +264,14 @@ for i, (title, m, ga, v, is_targeted) in enumerate(panels):
     plot_adversaries(axes, xs, adv, predict(model, xs), predict(model, adv), data.classes,
                      title=title + (f" (targets: {', '.join(str(int(t)) for t in ts)})" if is_targeted else ""))
     fig.tight_layout()
-    _ = out.figure(fig, f"fig{[1, 1, 2, 2, 3][i]}_{m.replace(':', '_').lower()}")
+    _ = out.figure(fig, experiment.figure_name(number, m))
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
 
 # %%
-per_seed = [head_cells(grids[grids.seed == s], clean[clean.seed == s]) for s in seeds]
-paper_cells = paper.head_cells(dataset, u_values, t_values)
-verdicts = judge_all(TABLE_4_CLAIMS + TABLE_3_CLAIMS + TABLE_5_CLAIMS + TABLE_6_CLAIMS + TABLE_7_CLAIMS, per_seed,
-                     paper_cells)
-out.table(verdicts, "claims")
+verdicts = experiment.verdicts(grids, clean, dataset)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["where", "claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 
 # %% [markdown]
@@ -317,25 +279,18 @@ display(verdicts[["where", "claim", "verdict", "mean", "std", "paper", "paper_ve
 #
 # What to look for: whether the MSE and codebook heads keep accuracy where the CE head
 # loses it (Tables 3 and 5), whether that survives an attacker who uses the codebook
-# (Table 7: the plain CW-L2 reads the codebook model's 128 outputs as if they were class
-# logits, so its "success" is not the model's decision; the codebook-aware margin is the
-# fair white-box attack), and whether the gains also hold for transferred adversaries
-# (Table 6). Where ours differ from the paper: the `-cpu` profiles train a much smaller
-# DenseNet for a few epochs on a subsample and cap the attacks' iteration counts (each
-# reduction stated in the profile), so clean accuracy is lower and the minimum-norm
-# attacks (CW-L2, L-BFGS) are weaker than with 1000 iterations; and a flat or saturated
-# loss (MSE on softmax, tanh outputs) gives gradient attacks little to climb, which
-# raises accuracy under them without the model being harder to fool by other means:
-# gradient masking, which the codebook-aware CW-L2 is the paper's own check for.
+# (Table 7: the plain CW-L2 reads the codebook model's `code_length` outputs as if they
+# were class logits, so its "success" is not the model's decision; the codebook-aware
+# margin is the fair white-box attack), and whether the gains also hold for transferred
+# adversaries (Table 6). Where ours differ from the paper: the `-cpu` profiles train a
+# much smaller DenseNet for a few epochs on a subsample and cap the attacks' iteration
+# counts (each reduction stated in the profile and in the setting line below). A flat or
+# saturating loss (MSE on softmax, tanh outputs) gives gradient attacks little to climb:
+# it can raise accuracy under them without the model being harder to fool by other means
+# (gradient masking), which the codebook-aware CW-L2 is the paper's own check for. The
+# lines below say, from the numbers, what each head's loss does here.
 
 # %%
-lines = [f"- {v['where']}: {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-         + (f"; paper: {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
-         for _, v in verdicts.iterrows()]
-acc = clean.groupby("model").accuracy.mean()
-lines.append("- Clean accuracy: " + ", ".join(f"{m} {acc[m]:.1f} %" for m in HEAD_MODELS) + ".")
-t7m = over_seeds(t7_long, ["model", "attack", "value"], value="success").set_index(["model", "attack", "value"])
-if ("R:TANH:MSE", "codebook CW-L2", 0.1) in t7m.index:
-    lines.append(f"- Table 7 at c = 0.1 on R:TANH:MSE: CW-L2 {t7m.loc[('R:TANH:MSE', 'CW-L2', 0.1), 'mean']:.1f} % "
-                 f"vs codebook-aware {t7m.loc[('R:TANH:MSE', 'codebook CW-L2', 0.1), 'mean']:.1f} % success.")
-display(Markdown("\n".join(lines)))
+run_params = {"net": net, "arch": arch, "train": train, "n_train": n_train, "n_attack": n_attack,
+              "max_steps": max_steps}
+display(Markdown("\n".join(f"- {line}" for line in experiment.reading(grids, clean, verdicts, dataset, run_params))))

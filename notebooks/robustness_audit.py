@@ -19,8 +19,8 @@
 # Paper A's 01-loss models have no useful gradient, so every gradient attack on them is a
 # heuristic; paper B's MSE and codebook heads may flatten or saturate the gradient. Robustness
 # is only what survives an attacker who knows the defense (Athalye, Carlini and Wagner 2018;
-# Tramèr et al. 2020). This notebook audits all twelve families of both papers on one task
-# (classes 0 vs 1) with every applicable attack (`zerolib.experiments.robustness_audit`):
+# Tramèr et al. 2020). This notebook audits every model family of both papers on one binary
+# task (the `classes` parameter) with every applicable attack (`zerolib.experiments.robustness_audit`):
 #
 # - white-box: paper A's own attack; on the 01-loss models (single runs and vote ensembles)
 #   the adaptive **surrogate PGD** (PGD on a margin through a tempered-sigmoid stand-in and a
@@ -76,17 +76,15 @@ output_dir: str = "../outputs/dev/robustness_audit"  # where tables and figures 
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from zerolib import load_dataset
-from zerolib.experiments.common.substitutes import NetSubstitute
+from zerolib._io import ResultDir, package_code_hash
+from zerolib.experiments import robustness_audit as experiment
 from zerolib.experiments.common.cache import ModelCache
-from zerolib._io import ResultDir
-from zerolib.experiments.robustness_audit import (FAMILIES, ZERO_ONE, adaptive_table, audit_seed, comparison_at, distance_table,
-                                fit_families, flag_table, reading, robust_table)
+from zerolib.experiments.common.substitutes import NetSubstitute
 from zerolib.experiments.common.summary import seed_list
-from zerolib.study.runner import package_code_hash
+from zerolib.experiments.robustness_audit import FAMILIES, ZERO_ONE
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -98,8 +96,9 @@ net_key = dict(data_key, n_train=n_train_nets or None)
 settings = dict(eps_values=eps_values, eps_matrix=eps_matrix, n_audit=n_audit or None, n_seed_points=n_seed_points,
                 pgd_steps=pgd_steps, hsj=hsj, hsj_budgets=hsj_budgets, hsj_rows=hsj_rows, surrogate=surrogate,
                 square=square, noise_draws=noise_draws, rounds=rounds, cap=cap)
-display(Markdown(f"{dataset}, classes {list(classes)}: paper A's models on {len(data.x_train)} training rows, "
-                 f"the networks on {len(net_data.x_train)}; {n_audit or 'all'} audited test rows per seed; "
+display(Markdown(f"{len(FAMILIES)} families on {dataset}, classes {list(classes)}: paper A's models on "
+                 f"{len(data.x_train)} training rows, the networks on {len(net_data.x_train)}; "
+                 f"{n_audit or 'all'} audited test rows per seed; "
                  f"HopSkipJump budget {hsj.get('max_queries')} queries per image (its distance curve up to "
                  f"{max(hsj_budgets) if hsj_budgets else hsj.get('max_queries')}); surrogate PGD {surrogate}; "
                  f"Square {square}; {noise_draws} noise draws; {n_votes} votes per ensemble; substitute "
@@ -112,20 +111,18 @@ display(Markdown(f"{dataset}, classes {list(classes)}: paper A's models on {len(
 # crash) loses nothing finished.
 
 # %%
-frames = {}
+by_seed = {}
 for s in seeds:
-    fams = fit_families(data, data_key, s, models=models, n_votes=n_votes, net_data=net_data, net_key=net_key,
-                        nets=nets, heads=heads, device=device, cache=cache)
+    fams = experiment.fit_families(data, data_key, s, models=models, n_votes=n_votes, net_data=net_data,
+                                   net_key=net_key, nets=nets, heads=heads, device=device, cache=cache)
     with cache.job({"class": "RobustnessAudit", "data": data_key, "net_data": net_key, "seed": s,
                     "models": models, "n_votes": n_votes, "nets": nets, "heads": heads,
                     "settings": settings, "substitute": substitute, "code": package_code_hash()}) as state:
-        r = audit_seed(fams, data.x_test, data.y_test, state_dir=state, seed=s,
-                       substitute=NetSubstitute(device=device, **substitute), **settings)
-    for k, v in r.items():
-        frames.setdefault(k, []).append(v.assign(seed=s))
-frames = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
+        by_seed[s] = experiment.audit_seed(fams, data.x_test, data.y_test, state_dir=state, seed=s,
+                                           substitute=NetSubstitute(device=device, **substitute), **settings)
+frames = experiment.stack_seeds(by_seed)
 for k, v in frames.items():
-    out.table(v, f"{k}_per_seed")
+    out.table(v, experiment.PER_SEED[k])
 
 # %% [markdown]
 # ## Robust accuracy: the worst case over every attack, per image
@@ -136,11 +133,11 @@ for k, v in frames.items():
 
 # %%
 curves = frames["curves"]
-robust = robust_table(curves)
-out.table(robust.reset_index(names="family"), "robust_accuracy")
+robust = experiment.robust_table(curves)
+out.table(robust.reset_index(names="family"), experiment.ROBUST)
 display(robust)
-vs_paper = comparison_at(curves, frames["distances"], eps_matrix)
-out.table(vs_paper.reset_index(names="family"), "paper_a_vs_worst")
+vs_paper = experiment.comparison_at(curves, frames["distances"], eps_matrix)
+out.table(vs_paper.reset_index(names="family"), experiment.PAPER_A_VS_WORST)
 display(Markdown(f"At eps {eps_matrix}: the worst case beside paper A's attacks alone and transfer alone, and "
                  "HopSkipJump's median distances:"), vs_paper)
 
@@ -152,8 +149,8 @@ display(Markdown(f"At eps {eps_matrix}: the worst case beside paper A's attacks 
 # alone, paper A's attacks together, and the worst case of the whole audit.
 
 # %%
-adaptive = adaptive_table(curves)
-out.table(adaptive.reset_index(names="family: attack"), "adaptive")
+adaptive = experiment.adaptive_table(curves)
+out.table(adaptive.reset_index(names="family: attack"), experiment.ADAPTIVE)
 display(adaptive)
 
 # %%
@@ -185,7 +182,7 @@ legend.legend(loc="center")
 fig.supxlabel("Linf eps")
 fig.supylabel("accuracy (%)")
 fig.suptitle(f"{dataset}: each attack (faint) and the worst case per image (mean over {n_seeds} seeds)")
-out.figure(fig, "robust_accuracy")
+out.figure(fig, experiment.ROBUST)
 plt.show()
 
 # %% [markdown]
@@ -200,8 +197,8 @@ plt.show()
 
 # %%
 flags = frames["flags"]
-passed = flag_table(flags)
-out.table(passed.reset_index(names="family"), "flags")
+passed = experiment.flag_table(flags)
+out.table(passed.reset_index(names="family"), experiment.FLAGS)
 display(passed)
 
 # %% [markdown]
@@ -212,8 +209,8 @@ display(passed)
 # counts as infinitely far), and its success rate.
 
 # %%
-distances = distance_table(frames["distances"])
-out.table(distances.reset_index(names="family"), "distances")
+distances = experiment.distance_table(frames["distances"])
+out.table(distances.reset_index(names="family"), experiment.DISTANCES)
 display(distances)
 
 # %% [markdown]
@@ -226,10 +223,9 @@ display(distances)
 # %%
 hc = frames["hsj_curve"]
 if len(hc):
-    curve = hc.groupby(["family", "queries"], sort=False)["median"].mean().unstack().reindex(
-        [f for f in FAMILIES if f in set(hc.family)])
-    out.table(curve.round(3).reset_index(), "hsj_distance_vs_queries")
-    display(curve.round(3))
+    curve = experiment.hsj_curve_table(hc)
+    out.table(curve.reset_index(), experiment.HSJ_CURVE)
+    display(curve)
     fig, ax = plt.subplots(figsize=(7, 4))
     for fam, row in curve.iterrows():
         ax.plot(row.index, row.values, marker="o", ms=3, label=fam, ls="-" if fam in ZERO_ONE else ":")
@@ -239,7 +235,7 @@ if len(hc):
     ax.set_ylabel("median L2 distance")
     ax.set_title(f"{dataset}: HopSkipJump L2, median over {hsj_rows} rows (mean over {n_seeds} seeds)")
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
-    out.figure(fig, "hsj_distance_vs_queries")
+    out.figure(fig, experiment.HSJ_CURVE)
     plt.show()
 
 # %% [markdown]
@@ -249,9 +245,8 @@ if len(hc):
 # scored; columns: the target. The diagonal is the white-box worst case.
 
 # %%
-tm = frames["transfer"].groupby(["source", "target"]).accuracy.mean().unstack().reindex(
-    index=list(FAMILIES), columns=list(FAMILIES))
-out.table(tm.round(1).reset_index(), "transfer_matrix")
+tm = experiment.transfer_matrix(frames["transfer"])
+out.table(tm.reset_index(), experiment.TRANSFER_MATRIX)
 fig, ax = plt.subplots(figsize=(8, 7))
 im = ax.imshow(tm.values, vmin=0, vmax=100, cmap="viridis")
 ax.set_xticks(range(len(FAMILIES)), FAMILIES, rotation=60, ha="right")
@@ -264,7 +259,7 @@ ax.set_xlabel("target")
 ax.set_ylabel("source")
 fig.colorbar(im, ax=ax, label="target accuracy (%)")
 ax.set_title(f"{dataset}: transfer at eps {eps_matrix} (mean over {n_seeds} seeds)")
-out.figure(fig, "transfer_matrix")
+out.figure(fig, experiment.TRANSFER_MATRIX)
 plt.show()
 
 # %% [markdown]
@@ -273,6 +268,6 @@ plt.show()
 # The answers below are computed from this run's numbers.
 
 # %%
-lines = reading(frames, eps_matrix)
+lines = experiment.reading(frames, eps_matrix)
 display(Markdown("\n\n".join(lines)))
-out.json({"reading": lines}, "reading")
+out.json({"reading": lines}, experiment.READING)

@@ -49,11 +49,10 @@ interactive: bool = True         # show the ipywidgets demos (harmless in headle
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from zerolib.experiments import toy_outliers as toy
 from zerolib._io import ResultDir
+from zerolib.experiments import toy_outliers as toy
 
 out = ResultDir(output_dir)
 print("hinge line: sklearn SVC(kernel='linear'), C =", toy.HINGE_C)
@@ -75,47 +74,35 @@ errors = {"01 loss (exact)": fit["errors_01"], "hinge (SVM)": fit["errors_hinge"
 fig, ax = plt.subplots(figsize=(6, 6))
 toy.plot_boundaries(ax, data.X, data.y, lines, data.is_outlier, errors)
 ax.set_title(f"01 loss vs hinge: normals {fit['angle']:.1f}° apart")
-_ = out.figure(fig, "fig2a_boundaries")
+_ = out.figure(fig, toy.BOUNDARIES)
 
 # %%
-table_a = pd.DataFrame([
-    {"model": name, "training_errors": errors[name], "w1": w[0] / np.linalg.norm(w),
-     "w2": w[1] / np.linalg.norm(w), "b": b / np.linalg.norm(w)}
-    for name, (w, b) in lines.items()
-])
-table_a["angle_between_normals_deg"] = fit["angle"]
-out.table(table_a, "fig2a_errors")
-table_a
+table_a = toy.errors_table(fit)
+out.table(table_a, toy.ERRORS)
+display(table_a)
+display(Markdown("\n".join(f"- {line}" for line in toy.boundary_reading(table_a, n_outliers))))
 
 # %% [markdown]
-# The 01 line misclassifies only the outlier (its error count is the exact
-# minimum); the hinge line tilts toward the outlier and pays for it with extra
-# errors near the gap (with the default seed: two errors against one, as in the
-# paper's picture). The two normals, hence the two
-# models' adversarial directions, are far apart.
-#
-# ### How far the outlier is decides how much the hinge line tilts
+# ### How the hinge line moves as the outlier moves away
 #
 # We move the outlier along the up-left diagonal and measure each line's tilt
-# against its own line on the clean set (no outlier; there the large-C hinge line
-# is the max-margin line, the same as the 01 line we report).
+# against the same model's line on the clean set (no outlier), and the angle between
+# the two lines' normals at each distance.
 
 # %%
 distances = np.arange(2.0, 25.0, 2.0)
 sweep = toy.distance_sweep(distances, n_per_class=n_per_class, n_outliers=n_outliers, seed=seed)
-out.table(sweep, "fig2a_distance_sweep")
+out.table(sweep, toy.SWEEP)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 toy.plot_distance_sweep(sweep, axes)
-_ = out.figure(fig, "fig2a_distance_sweep")
-sweep.round(2)
+_ = out.figure(fig, toy.SWEEP)
+display(sweep.round(2))
+display(Markdown("\n".join(f"- {line}" for line in toy.sweep_reading(sweep))))
 
 # %% [markdown]
-# The 01 line does not move at all (tilt 0 at every distance, one error: the
-# outlier), because the 01 loss counts the outlier as one mistake wherever it is.
-# The hinge line's tilt grows with the outlier's distance, and past some distance
-# it gives up several correctly classified points to reduce the outlier's hinge
-# loss. The paper's point holds in this toy: on data with misclassified outliers
-# the two losses give differently oriented boundaries.
+# Why they differ: the 01 loss counts a misclassified outlier as one mistake wherever
+# it is, while its hinge loss grows with its distance from the line, so only the hinge
+# line can gain by giving up correctly classified points to move toward it.
 #
 # ## (b) Two hidden nodes: logistic vs sign activation
 #
@@ -123,33 +110,30 @@ sweep.round(2)
 # corner (×); shaded is where the logistic network (hidden boundary
 # $h_u + h_v = 1.5$) says class 1. Middle and right: the hidden space under
 # logistic and under sign activation. Background points are coloured by the sign
-# network's class. The big circle is the point after 80 % of its walk toward the
-# corner: red = still class 1, blue = class 0.
+# network's class. The big circle is the walking point, `fraction` of the way to the
+# corner: red = class 1 there, blue = class 0.
 
 # %%
+fraction = 0.8
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
-toy.plot_hidden_space(axes, fraction=0.8, seed=seed)
-_ = out.figure(fig, "fig2b_hidden_space")
+toy.plot_hidden_space(axes, fraction=fraction, seed=seed)
+axes[0].set_title(f"input space: the point {fraction:.0%} of the way to the corner")
+_ = out.figure(fig, toy.HIDDEN_SPACE)
 
 # %%
 corner = toy.corner_table(n_steps=11)
-out.table(corner, "fig2b_corner_path")
-fine = toy.corner_table(n_steps=1001)
-flip = fine[fine.logistic_class == 0].iloc[0]
-print(f"logistic network flips to class 0 at {flip.fraction:.1%} of the walk, "
-      f"h = ({flip.logistic_h_u:.3f}, {flip.logistic_h_v:.3f}); "
-      f"sign network's class before the corner: {sorted(set(fine.sign_class.iloc[:-1]))}")
-corner.round(3)
+out.table(corner, toy.CORNER)
+fine = toy.corner_table(n_steps=toy.FINE_STEPS)
+out.table(fine, toy.CORNER_FINE)
+display(corner.round(3))
+display(Markdown("\n".join(f"- {line}" for line in toy.corner_reading(fine))))
 
 # %% [markdown]
-# Along the walk the logistic coordinates slide from (0.95, 0.95) to
-# (0.5, 0.5) and cross the hidden boundary part of the way (printed above), while the
-# point is still strictly inside the wedge where u and v are both on: the logistic
-# network's decision flips without the point crossing u or v. The sign
-# coordinates stay at (1, 1) the whole way; they change only at the corner itself,
-# where the point reaches u and v (the rule is 1 where z > 0). This is the paper's
-# claim: with 01 (sign) activations a point can become adversarial only by
-# crossing a boundary in the input space.
+# The sign rule is 1 where z > 0, so a sign coordinate changes only where the point
+# reaches its node's line. The paper's claim is that with 01 (sign) activations a point
+# can become adversarial only by crossing a boundary in the input space; the reading
+# above says whether this walk bears it out, and the logistic network's flip shows the
+# alternative.
 #
 # ## Interactive versions
 #

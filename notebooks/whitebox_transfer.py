@@ -35,7 +35,8 @@
 #
 # A row is a source, a column a target; the diagonal is the white-box attack, the rest
 # is transfer. Lower accuracy means a more effective attack. Every cell is the mean ±
-# standard deviation over `n_seeds` independent seeds. The code is `zerolib.experiments.common.transfer`.
+# standard deviation over `n_seeds` independent seeds. The code is `zerolib.experiments.common.transfer`;
+# the tables, claims and reading are `zerolib.experiments.whitebox_transfer`'s.
 
 # %%
 # %matplotlib inline
@@ -65,14 +66,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset
+from zerolib import ResultDir, load_dataset
+from zerolib.experiments import whitebox_transfer as experiment
 from zerolib.experiments.common import model_suite as suite
-from zerolib.papers import numbers as paper
 from zerolib.experiments.common.cache import ModelCache
-from zerolib.papers.claims import TABLE_III_CLAIMS, judge_all, table_iii_cells
-from zerolib._io import ResultDir
-from zerolib.experiments.common.summary import long_form, over_seeds, seed_list, wide
-from zerolib.experiments.common.transfer import eps_sweep, paper_attack, transfer_table
+from zerolib.experiments.common.summary import seed_list
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -89,38 +87,31 @@ print(f"{dataset} classes {classes}: {len(data.x_train)} training rows, {len(dat
 # %%
 tables, sweeps, fitted = [], [], {}
 for s in seeds:
-    models_s = suite.fit_models(names, models, s, 1, data_key, data.x_train, data.y_train, device=device,
-                                cache=cache)
-    fitted[s] = models_s
-    attacks = {n: paper_attack(m, eps, seed=s) for n, m in models_s.items()}
-    tables.append(long_form(transfer_table(attacks, models_s, data.x_test, data.y_test), s))
-    sweep = eps_sweep(models_s, models_s, data.x_test, data.y_test, eps_values, seed=s)
-    sweeps.append(sweep.assign(seed=s))
+    fitted[s] = suite.fit_models(names, models, s, 1, data_key, data.x_train, data.y_train, device=device,
+                                 cache=cache)
+    table, sweep = experiment.one_seed(fitted[s], data.x_test, data.y_test, eps, eps_values, s)
+    tables.append(table)
+    sweeps.append(sweep)
 long = pd.concat(tables, ignore_index=True)
-out.table(long, "table3_per_seed")
-summary = over_seeds(long, ["source", "target"])
-summary["paper"] = [paper.paper_value(paper.TABLE_III, dataset, a, b) for a, b in zip(summary.source, summary.target)]
-summary["difference"] = summary["mean"] - summary["paper"].astype(float)
-out.table(summary, "table3")
+out.table(long, experiment.PER_SEED)
+summary = experiment.table_iii(long, dataset)
+out.table(summary, experiment.SUMMARY)
 display(Markdown(f"**Ours** (mean ± sd over {n_seeds} seeds, accuracy %, eps = {eps})"))
-display(wide(summary, "source", "target", rows=["clean"] + names, cols=names))
-paper_eps = paper.TABLE_III_EPS.get(dataset)
-if paper_eps is not None:
-    display(Markdown(f"**Paper** (eps = {paper_eps}) and **ours minus paper**"))
-    display(pd.DataFrame(paper.TABLE_III[dataset]).T.loc[["clean"] + names, names])
-    display(summary.pivot(index="source", columns="target", values="difference").loc[["clean"] + names, names]
-            .round(1))
+display(experiment.ours_shown(summary))
+paper_table = experiment.paper_shown(dataset)
+if paper_table is not None:
+    display(Markdown(f"**Paper** (eps = {experiment.paper_eps(dataset)}) and **ours minus paper**"))
+    display(paper_table)
+    display(experiment.difference_shown(summary))
 else:
     display(Markdown(f"The paper has no Table III for {dataset}."))
 
 # %%
-means = summary.pivot(index="source", columns="target", values="mean").loc[["clean"] + names, names]
-cols = 2 if paper_eps is not None else 1
-fig, axes = plt.subplots(1, cols, figsize=(5.2 * cols, 4.2), squeeze=False)
-panels = [("ours", means)]
-if paper_eps is not None:
-    panels.append(("paper", pd.DataFrame(paper.TABLE_III[dataset]).T.loc[["clean"] + names, names]))
-for ax, (title, table) in zip(axes[0], panels):
+panels = [("ours", experiment.means(summary), eps)]
+if paper_table is not None:
+    panels.append(("paper", paper_table, experiment.paper_eps(dataset)))
+fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+for ax, (title, table, table_eps) in zip(axes[0], panels):
     im = ax.imshow(table.values.astype(float), cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(table.index)), table.index)
@@ -128,9 +119,9 @@ for ax, (title, table) in zip(axes[0], panels):
     ax.set_ylabel("source of the adversaries")
     for (i, j), v in np.ndenumerate(table.values.astype(float)):
         ax.text(j, i, f"{v:.0f}", ha="center", va="center", color="white" if v < 60 else "black", fontsize=9)
-    ax.set_title(f"{title}: {dataset} {classes[0]} vs {classes[1]}, eps {eps if title == 'ours' else paper_eps}")
+    ax.set_title(f"{title}: {dataset} {classes[0]} vs {classes[1]}, eps {table_eps}")
 fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="accuracy (%)")
-_ = out.figure(fig, "table3_heatmap")
+_ = out.figure(fig, experiment.HEATMAP)
 
 # %% [markdown]
 # ## Every cell over an eps sweep
@@ -140,9 +131,9 @@ _ = out.figure(fig, "table3_heatmap")
 
 # %%
 sweep_long = pd.concat(sweeps, ignore_index=True)
-out.table(sweep_long, "eps_sweep_per_seed")
-sweep = over_seeds(sweep_long, ["eps", "source", "target"])
-out.table(sweep, "eps_sweep")
+out.table(sweep_long, experiment.SWEEP_PER_SEED)
+sweep = experiment.sweep_summary(sweep_long)
+out.table(sweep, experiment.SWEEP)
 fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), sharey=True)
 for ax, source in zip(axes, names):
     for target in names:
@@ -154,7 +145,7 @@ for ax, source in zip(axes, names):
     ax.set_xlabel("eps")
 axes[0].set_ylabel("accuracy (%)")
 axes[-1].legend(title="target", fontsize=8)
-_ = out.figure(fig, "eps_sweep")
+_ = out.figure(fig, experiment.SWEEP)
 
 # %% [markdown]
 # ## The paper's claims about Table III, judged on our numbers
@@ -163,8 +154,8 @@ _ = out.figure(fig, "eps_sweep")
 # both; *unclear*: in between. `paper` is the same quantity on the paper's table.
 
 # %%
-verdicts = judge_all(TABLE_III_CLAIMS, table_iii_cells(long), paper.table_iii_cells(dataset))
-out.table(verdicts, "table3_claims")
+verdicts = experiment.verdicts(long, dataset)
+out.table(verdicts, experiment.CLAIMS)
 display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 
 # %% [markdown]
@@ -172,24 +163,19 @@ display(verdicts[["claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
 #
 # Where ours and the paper's differ, look first at the clean row: a target that is less
 # accurate to begin with has less to lose. Then at the attacks: the linear sources' sign(w)
-# attack is the exact worst case for a linear model, so the SVM and SCD01 diagonals are
-# near 0 at a large enough eps on any data; MLP01's heuristic pushes across one hidden
-# node at a time and often fails against its own network, which is why its diagonal stays
-# high. Transfer between SVM and MLP depends on how aligned their gradients are, which
-# depends on the data and on the SVM's C. The `-cpu` profiles train the 01-loss models
-# for fewer iterations than the paper's 1000 (stated in the profile), so their boundaries
-# are less fitted.
+# attack is the exact worst case for a linear model under an Linf budget, so no attack of
+# that budget does better against SVM or SCD01; MLP's FGSM is a one-step linearisation of
+# its loss; MLP01's heuristic pushes across one hidden node at a time and can fail against
+# its own network. Transfer between SVM and MLP depends on how aligned their gradients
+# are, which depends on the data and on the SVM's C. The cell below states, from the
+# numbers, each claim's verdict, each white-box (diagonal) cell beside its clean accuracy,
+# the paper's cell and the other sources' adversaries on the same model, how it moves over
+# the eps sweep, the largest differences from the paper, and the eps and SCD iterations
+# beside the paper's.
 
 # %%
-lines = []
-for _, v in verdicts.iterrows():
-    lines.append(f"- {v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-                 + (f"; paper q = {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")"))
-big = summary.dropna(subset=["paper"]).assign(absdiff=lambda d: d.difference.abs()).nlargest(4, "absdiff")
-for _, r in big.iterrows():
-    lines.append(f"- Largest differences from the paper: {r.source} -> {r.target}: ours {r['mean']:.1f} ± "
-                 f"{r['std']:.1f}, paper {r.paper:.1f} ({r.difference:+.1f})")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in
+                            experiment.reading(summary, verdicts, dataset, eps, models, sweep))))
 
 # %% [markdown]
 # ## Explore: one image, every source's adversary, every target's prediction

@@ -29,6 +29,7 @@ def quick_study(tmp_path_factory) -> Path:
     empty model cache of its own. This process's threads and environment are put back after."""
     import os
 
+    from zerolib.study import cli
     from zerolib.study import runner as study
 
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ZEROLIB_MODELS")
@@ -37,7 +38,7 @@ def quick_study(tmp_path_factory) -> Path:
     # an empty model cache of its own: a warm one may hold models trained at other thread counts
     os.environ["ZEROLIB_MODELS"] = str(tmp_path_factory.mktemp("models"))
     try:
-        code = study.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root),
+        code = cli.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root),
                            "--threads", str(QUICK_STUDY_THREADS)])
     finally:
         torch.set_num_threads(saved_threads)

@@ -94,3 +94,18 @@ def test_root_is_one_setting(monkeypatch, tmp_path):
     monkeypatch.delenv("ZEROLIB_MODELS")
     monkeypatch.setenv("ZEROLIB_CACHE", str(tmp_path / "c"))
     assert cache_root() == tmp_path / "c" / "models"
+
+
+def test_cache_key_names_the_resolved_device(monkeypatch):
+    """A CPU and a CUDA fit of one seed draw different random numbers, so their keys differ;
+    "auto" is keyed by the device it resolves to, never by the word."""
+    import torch
+
+    from zerolib.experiments.common import cache as cache_module
+
+    data = {"dataset": "digits"}
+    on_cpu = cache_module.cache_key(SCD01Classifier(n_iter=5, device="cpu"), data)
+    assert on_cpu["params"]["device"] == "cpu"
+    monkeypatch.setattr(cache_module, "resolve_device", lambda device: torch.device("cuda"))
+    on_cuda = cache_module.cache_key(SCD01Classifier(n_iter=5, device="auto"), data)
+    assert on_cuda["params"]["device"] == "cuda" and on_cuda != on_cpu

@@ -1,4 +1,4 @@
-"""The parallel runner (zerolib.cluster) on a LocalCluster of 2 workers on loopback:
+"""The parallel runner (zerolib.study.cluster) on a LocalCluster of 2 workers on loopback:
 the quick profile gives what the serial runner gives, a worker killed mid-task costs
 nothing finished, and two tasks racing for one cache entry train it once."""
 
@@ -213,7 +213,7 @@ def tables(profile_dir: Path) -> dict[str, pd.DataFrame]:
 def test_parallel_quick_profile_gives_the_serial_results(quick_study: Path, tmp_path, monkeypatch):
     """The quick profile (2 seeds) run in parallel, from an empty model cache, against the
     serial smoke run: every table equal (timings aside), every notebook ok. The kernels get
-    the serial run's thread count (the numbers depend on it; see zerolib.cluster)."""
+    the serial run's thread count (the numbers depend on it; see zerolib.study.cluster)."""
     from conftest import QUICK_STUDY_THREADS
 
     monkeypatch.setenv("ZEROLIB_MODELS", str(tmp_path / "models"))   # the workers start with it

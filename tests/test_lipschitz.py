@@ -150,3 +150,66 @@ def test_first_layers_of_paper_a_models_against_numpy():
             assert r.bound == pytest.approx(np.linalg.norm(np.asarray(w[r.problem, r.vote], dtype=float), 2))
     with pytest.raises(ValueError, match="no fitted weights"):
         first_layer_bounds(SCD01Classifier())
+
+
+# ---------------------------------------------------------------- the experiment's reading and section
+def _bounds(scale: dict, estimate_ratio: float = 0.9, seeds=(0, 1), layers=("features.0", "features.2", "features.4"),
+            jitter: float = 0.01):
+    """Made-up layer_bounds rows: O:SOFTMAX:CE's conv bounds 2, 3, 4, ..., each other head's
+    ``scale[head]`` times CE's (± ``jitter`` between seeds); a ReLU in the chain between convs."""
+    import pandas as pd
+
+    rows = []
+    for s in seeds:
+        for h in ("O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE"):
+            for i, layer in enumerate(layers):
+                b = (2.0 + i) * scale.get(h, 1.0) * (1 + jitter * (1 if s % 2 else -1))
+                rows += [dict(layer=layer, kind="conv2d", bound=b, estimate=estimate_ratio * b, in_chain=True,
+                              model=h, seed=s),
+                         dict(layer=f"{layer}.relu", kind="relu", bound=1.0, estimate=float("nan"), in_chain=True,
+                              model=h, seed=s)]
+    df = pd.DataFrame(rows)
+    df["cumulative"] = df.groupby(["model", "seed"]).bound.cumprod()
+    return df
+
+
+def test_conv_comparison_says_which_head_has_the_larger_bounds():
+    from zerolib.experiments.lipschitz import conv_bounds_table, conv_comparison_lines
+
+    mse, cb = conv_comparison_lines(_bounds({"O:SOFTMAX:MSE": 0.5, "R:TANH:MSE": 2.0}))
+    assert "O:SOFTMAX:MSE's convolution bound is below O:SOFTMAX:CE's at 3, above it at 0 and within one sd at 0 of 3" \
+        in mse and "from 2.00 to 2.00" in mse and "mostly smaller than O:SOFTMAX:CE's" in mse
+    assert "below O:SOFTMAX:CE's at 0, above it at 3" in cb and "mostly larger than" in cb
+    (even, _) = conv_comparison_lines(_bounds({"O:SOFTMAX:MSE": 1.0}, jitter=0.05))
+    assert "within one sd at 3 of 3" in even and "neither mostly smaller nor mostly larger" in even
+    table = conv_bounds_table(_bounds({"O:SOFTMAX:MSE": 0.5}))
+    assert list(table["CE / MSE"]) == ["2.00", "2.00", "2.00"] and list(table.layer) == ["features.0", "features.2",
+                                                                                           "features.4"]
+
+
+def test_network_comparison_and_tightness_are_computed_from_the_bounds():
+    from zerolib.experiments.lipschitz import network_bounds, network_comparison_lines, tightness_lines
+
+    bounds = _bounds({"O:SOFTMAX:MSE": 0.5, "R:TANH:MSE": 1.0}, estimate_ratio=0.5)
+    mse, cb = network_comparison_lines(bounds)
+    assert f"is {3 * math.log10(2):+.2f} ± 0.00 over 2 seeds" in mse and "MSE's bound is smaller than" in mse
+    assert "+0.00 ± 0.00" in cb and "not clearly smaller or larger than" in cb
+    whole = network_bounds(bounds).set_index("model")
+    assert whole.loc["O:SOFTMAX:CE", "mean"] == pytest.approx(24.0, rel=1e-3)  # 2 * 3 * 4, the ReLUs 1
+    conv, chain = tightness_lines(bounds)
+    assert "0.50 to 0.50 times their upper bounds" in conv and "within a factor 2.00" in conv
+    assert "multiplies 6 factors" in chain
+
+
+def test_lipschitz_section_reads_the_bounds_and_is_none_without_them(tmp_path):
+    from zerolib.experiments import lipschitz as experiment
+
+    assert experiment.section(tmp_path, "mnist", {}) is None
+    _bounds({"O:SOFTMAX:MSE": 0.4, "R:TANH:MSE": 2.0}).to_csv(tmp_path / f"{experiment.LAYER_BOUNDS_PER_SEED}.csv",
+                                                               index=False)
+    sec = experiment.section(tmp_path, "mnist", {})
+    text = "\n".join(sec.lines)
+    assert "| features.0 | 2.00 ± 0.03 | 0.80 ± 0.01 | 4.00 ± 0.06 | 2.50 |" in text
+    assert "mostly smaller than O:SOFTMAX:CE's" in text and "Paper A's models" not in text
+    (verdicts,) = sec.verdicts
+    assert list(verdicts.verdict) == ["holds", "holds", "holds"]  # below everywhere, by a factor 2.5

@@ -306,3 +306,133 @@ def test_smallest_full_success_is_the_first_eps_that_fools_every_row(mlp, digits
     assert torch.equal(adv, FGSM(mlp, value)(x, y))
     v0, _, r0 = smallest_full_success(mlp, g, x, y, [0.001], loss=CrossEntropy(), targeted=False)
     assert (v0, r0) == (0.001, False)
+
+
+# ---------------------------------------------------------------- the experiment's reading and section
+CE, MSE, CB = paper.HEAD_MODELS
+
+
+def _grids(gain: dict, *, seeds=(0, 1), ce_acc: float = 40.0, success: float = 60.0, codebook_cw: float = 70.0,
+           deepfool: dict | None = None) -> pd.DataFrame:
+    """A made-up grids_per_seed table: every head on every grid cell of both settings,
+    ``gain[head][seed]`` points of accuracy above CE in every untargeted cell, the
+    transfer rows and the codebook-aware CW-L2 rows; ``deepfool``: {(head, m): accuracy}."""
+    rows = []
+    for s in seeds:
+        for h in paper.HEAD_MODELS:
+            for g in UNTARGETED:
+                for v in g.values:
+                    acc = (deepfool or {}).get((h, v) if g.name == "DeepFool" else None,
+                                               ce_acc + (gain.get(h, {}).get(s, 0.0)))
+                    rows.append(dict(seed=s, model=h, setting="untargeted", attack=g.name, value=v, scored_on="self",
+                                     accuracy=acc, success=100.0 - acc))
+                    if h == CE:
+                        rows += [dict(seed=s, model=CE, setting="untargeted", attack=g.name, value=v, scored_on=o,
+                                      accuracy=50.0, success=50.0) for o in (MSE, CB)]
+            for g in TARGETED:
+                rows += [dict(seed=s, model=h, setting="targeted", attack=g.name, value=v, scored_on="self",
+                              accuracy=100.0 - success, success=success) for v in g.values]
+        rows += [dict(seed=s, model=CB, setting="targeted", attack="codebook CW-L2", value=v, scored_on="self",
+                      accuracy=100.0 - codebook_cw, success=codebook_cw) for v in T_VALUES["CW-L2"]]
+    return pd.DataFrame(rows)
+
+
+def _clean(acc: dict, seeds=(0, 1)) -> pd.DataFrame:
+    return pd.DataFrame([{"model": h, "accuracy": a, "seed": s} for s in seeds for h, a in acc.items()])
+
+
+def test_direction_needs_the_whole_one_sd_band_on_one_side():
+    from zerolib.experiments.common.wording import direction
+
+    words = ("raises", "lowers", "does not clearly change")
+    assert direction(0.1, 0.2, *words) == "does not clearly change"   # the cifar10-cpu gain
+    assert direction(0.3, 0.2, *words) == "raises"
+    assert direction(-0.3, 0.2, *words) == "lowers"
+    assert direction(-0.3, float("nan"), *words) == "lowers"
+
+
+def test_saturation_lines_say_raises_only_when_the_gain_clears_its_spread():
+    from zerolib.experiments.loss_targets import gains_over_source, saturation_lines
+
+    grids = _grids({MSE: {0: 0.3, 1: -0.1}, CB: {0: 10.0, 1: 12.0}})
+    gains = gains_over_source(grids)
+    assert gains.set_index(["model", "seed"]).gain.to_dict() == pytest.approx(
+        {(MSE, 0): 0.3, (MSE, 1): -0.1, (CB, 0): 10.0, (CB, 1): 12.0})
+    mse, cb = saturation_lines(grids)
+    n_cells = sum(len(g.values) for g in UNTARGETED)
+    assert mse.startswith(f"{MSE} minus {CE}") and f"{n_cells} cells: +0.1 ± 0.3 points over 2 seeds" in mse
+    assert "does not clearly change accuracy" in mse and "raises" not in mse
+    assert "+11.0 ± 1.4 points" in cb and "raises accuracy" in cb
+    (lower, _) = saturation_lines(_grids({MSE: {0: -5.0, 1: -6.0}, CB: {0: 1.0, 1: 1.0}}))
+    assert "-5.5 ± 0.7 points" in lower and "lowers accuracy" in lower
+
+
+def test_clean_lines_put_ours_below_or_above_the_papers_table_4():
+    from zerolib.experiments.loss_targets import clean_lines
+
+    p = paper.TABLE_4["mnist"]
+    below = clean_lines(_clean({h: p[h] - d for h, d in zip(paper.HEAD_MODELS, (2.0, 3.0, 4.0))}), "mnist")
+    assert below[0].startswith(f"Clean accuracy: {CE} {p[CE] - 2.0:.1f} ± 0.0 %")
+    assert "2.0 to 4.0 points below the paper's" in below[1]
+    above = clean_lines(_clean({h: p[h] + 0.5 for h in paper.HEAD_MODELS}), "mnist")
+    assert "0.5 to 0.5 points above the paper's" in above[1] and "below" not in above[1]
+    assert len(clean_lines(_clean({h: 90.0 for h in paper.HEAD_MODELS}), "digits")) == 1  # no paper table
+
+
+def test_paper_cw_tables_line_finds_which_table_5_c_table_7_repeats():
+    from zerolib.experiments.loss_targets import paper_cw_tables_line
+
+    (cifar,) = paper_cw_tables_line("cifar10")
+    assert "36.8 / 36.2 % success at c = 0.1 / 1" in cifar and "Table 5 gives 36.2 / 36.1 %" in cifar
+    assert "Table 7's numbers are Table 5's at c = 0.01 / 0.1" in cifar
+    (mnist,) = paper_cw_tables_line("mnist")
+    assert "the two tables agree there" in mnist
+    assert paper_cw_tables_line("digits") == []
+
+
+def test_codebook_cw_and_deepfool_lines_compare_ours_with_the_paper():
+    from zerolib.experiments.loss_targets import codebook_cw_lines, deepfool_lbfgs_lines
+
+    grids = _grids({}, success=5.0, codebook_cw=70.0, deepfool={(CE, 10): 50.0, (CB, 10): 40.0, (CB, 40): 0.0})
+    c01, c1 = codebook_cw_lines(grids)
+    assert "plain CW-L2 5.0 ± 0.0 % vs codebook-aware 70.0 ± 0.0 %" in c01 and "more often than" in c01
+    assert c1.startswith(f"Table 7 at c = 1 on {CB}")
+    df_ce, df_cb, df_paper, lbfgs = deepfool_lbfgs_lines(grids, "mnist")
+    assert f"ours 50.0 ± 0.0 % accuracy, above the paper's {paper.TABLE_3['mnist'][CE]['DeepFool'][0]:.1f} %" in df_ce
+    assert "falls from 40.0 ± 0.0 % accuracy at m = 10 to 0.0 ± 0.0 % at m = 40" in df_cb
+    assert "81.5 / 81.5 / 81.5 / 81.5 %" in df_paper and "it stalls" in df_paper     # mnist's row is flat
+    assert "58.3 / 58.2 / 58.2 / 58.2 % accuracy at m = 10 / 20 / 30 / 40 (a spread of 0.1 points): it stalls" \
+        in deepfool_lbfgs_lines(grids, "cifar10")[2]
+    assert "ours 5.0 / 5.0 / 5.0 / 5.0 %" in lbfgs and "the paper's 4.5 / 45.7 / 72.0 / 77.6 %" in lbfgs
+    assert "above the paper's at 1, below it at 3 of 4" in lbfgs
+    assert len(deepfool_lbfgs_lines(grids, "digits")) == 1   # only ours, no paper row
+
+
+def test_claim_lines_print_where_each_claim_is_made():
+    """The old notebook printed ``v.where``, a bound method of the row, not the claim's place."""
+    from zerolib.experiments.loss_targets import claim_lines, verdicts
+
+    judged = verdicts(_grids({MSE: {0: 20.0, 1: 20.0}, CB: {0: 20.0, 1: 20.0}}), _clean({h: 95.0 for h in
+                                                                                          paper.HEAD_MODELS}), "mnist")
+    lines = claim_lines(judged)
+    assert len(lines) == len(judged)
+    assert all(line.startswith(w + ": ") for line, w in zip(lines, judged["where"]))
+    assert not any("bound method" in line for line in lines)
+    assert "B, 5.2, Table 3" in lines[1] and "paper:" in lines[1]
+
+
+def test_section_reads_the_notebooks_files_and_is_none_without_them(tmp_path):
+    from zerolib.experiments import loss_targets as experiment
+
+    params = {"net": "densenet_small", "train": {"epochs": 2}, "n_attack": 40, "max_steps": 10}
+    assert experiment.section(tmp_path, "mnist", params) is None
+    grids = _grids({MSE: {0: 1.0, 1: 2.0}, CB: {0: 9.0, 1: 11.0}})
+    grids.to_csv(tmp_path / f"{experiment.GRIDS_PER_SEED}.csv", index=False)
+    _clean({h: 95.0 for h in paper.HEAD_MODELS}).to_csv(tmp_path / f"{experiment.CLEAN_PER_SEED}.csv", index=False)
+    sec = experiment.section(tmp_path, "mnist", params)
+    text = "\n".join(sec.lines)
+    assert "network `densenet_small` trained with {'epochs': 2}" in text and "capped at 10" in text
+    assert "points below the paper's" in text          # 95 % against the paper's 99.6-99.7 %
+    assert "+10.0 ± 1.4 points over 2 seeds" in text and "raises accuracy" in text
+    assert text.count("#### Paper B, Table") == 5 and "| clean | 95.0 ± 0.0 (99.6)" in text
+    assert len(sec.verdicts) == 1 and len(sec.verdicts[0]) == len(experiment.CLAIM_LIST)

@@ -15,7 +15,8 @@ from zerolib import load_dataset
 from zerolib.experiments.common.substitutes import NetSubstitute, seed_and_attack_split, substitute_attack, train_substitute
 from zerolib.losses import CodewordMSE, Codebook, CrossEntropy, ScoreMargin
 from zerolib.models import LinearSVMClassifier, predict
-from zerolib.experiments.robustness_audit import audit_families, audit_seed
+from zerolib.experiments import robustness_audit as experiment
+from zerolib.experiments.robustness_audit import audit_families, audit_seed, failed_flags, reading
 from zerolib.models.scd import SCD01Classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -162,25 +163,25 @@ def test_label_only_starts_are_the_nearest_other_labelled_pool_points():
         assert torch.equal(starts[i], pool[j])
 
 
+def _reading_frames(flag_ok):
+    """Two families over two seeds at eps 0.3; MLP01 votes fails a broken-model check unless ``flag_ok``."""
+    curves = [{"seed": s, "family": f, "eps": 0.3, "attack": a, "kind": "x", "accuracy": v + s}
+              for s in range(2) for f, base in (("MLP01 votes", 60.0), ("MLP", 10.0))
+              for a, v in (("worst case", base), ("paper A's attacks", base + 20), ("transfer alone", base + 10),
+                           ("surrogate PGD" if f == "MLP01 votes" else "PGD", base + 5),
+                           ("hidden-node" if f == "MLP01 votes" else "FGSM", base + 25))]
+    flags = [{"seed": s, "family": f, "check": "predictions do not collapse to one class under uniform noise",
+              "ok": flag_ok or f == "MLP", "category": "broken model", "detail": ""}
+             for s in range(2) for f in ("MLP01 votes", "MLP")]
+    flags += [{"seed": s, "family": "MLP", "check": "HSJ L2 median levelled off", "ok": False,
+               "category": "query budget", "detail": ""} for s in range(2)]
+    dist = [{"seed": s, "family": f, "attack": a, "median": 1.0, "success": 100.0}
+            for s in range(2) for f in ("MLP01 votes", "MLP") for a in ("HSJ L2", "HSJ Linf")]
+    return {"curves": pd.DataFrame(curves), "flags": pd.DataFrame(flags), "distances": pd.DataFrame(dist)}
+
+
 def test_the_reading_never_reads_a_flagged_family_as_robust():
-    from zerolib.experiments.robustness_audit import failed_flags, reading
-
-    def frames(flag_ok):
-        curves = [{"seed": s, "family": f, "eps": 0.3, "attack": a, "kind": "x", "accuracy": v + s}
-                  for s in range(2) for f, base in (("MLP01 votes", 60.0), ("MLP", 10.0))
-                  for a, v in (("worst case", base), ("paper A's attacks", base + 20), ("transfer alone", base + 10),
-                               ("surrogate PGD" if f == "MLP01 votes" else "PGD", base + 5),
-                               ("hidden-node" if f == "MLP01 votes" else "FGSM", base + 25))]
-        flags = [{"seed": s, "family": f, "check": "predictions do not collapse to one class under uniform noise",
-                  "ok": flag_ok or f == "MLP", "category": "broken model", "detail": ""}
-                 for s in range(2) for f in ("MLP01 votes", "MLP")]
-        flags += [{"seed": s, "family": "MLP", "check": "HSJ L2 median levelled off", "ok": False,
-                   "category": "query budget", "detail": ""} for s in range(2)]
-        dist = [{"seed": s, "family": f, "attack": a, "median": 1.0, "success": 100.0}
-                for s in range(2) for f in ("MLP01 votes", "MLP") for a in ("HSJ L2", "HSJ Linf")]
-        return {"curves": pd.DataFrame(curves), "flags": pd.DataFrame(flags), "distances": pd.DataFrame(dist)}
-
-    bad = frames(flag_ok=False)
+    bad = _reading_frames(flag_ok=False)
     assert list(failed_flags(bad["flags"])) == ["MLP01 votes"]  # a query-budget flag is not a robustness flag
     text = " ".join(reading(bad, 0.3))
     assert "MLP01 votes 60.5 ± 0.7 %" in text  # the number is computed from the curves
@@ -191,6 +192,60 @@ def test_the_reading_never_reads_a_flagged_family_as_robust():
     assert "surrogate PGD leaves 65.5 ± 0.7 %, paper A's own attack 85.5 ± 0.7 %" in text
     assert "stronger than paper A's" in text
 
-    good = " ".join(reading(frames(flag_ok=True), 0.3))
+    good = " ".join(reading(_reading_frames(flag_ok=True), 0.3))
     assert "Not read as robustness" not in good
     assert "MLP01 votes 60.5 % vs MLP 10.5 %: the 01-loss model keeps more" in good
+
+
+def test_stack_seeds_tags_every_row_with_its_seed():
+    by_seed = {7: {"curves": pd.DataFrame({"accuracy": [1.0, 2.0]})}, 9: {"curves": pd.DataFrame({"accuracy": [3.0]})}}
+    stacked = experiment.stack_seeds(by_seed)
+    assert list(stacked["curves"].accuracy) == [1.0, 2.0, 3.0] and list(stacked["curves"].seed) == [7, 7, 9]
+    assert list(stacked["curves"].index) == [0, 1, 2]
+
+
+def test_hsj_curve_and_transfer_matrix_tables():
+    hc = pd.DataFrame([{"seed": s, "family": f, "queries": q, "median": m + s, "rows": 5, "success": 100.0}
+                       for s in range(2) for f, m in (("MLP", 1.0), ("SVM", 2.0)) for q in (75, 150)])
+    curve = experiment.hsj_curve_table(hc.assign(median=hc["median"] + hc.queries / 1e4 + 1e-5))
+    assert list(curve.index) == ["SVM", "MLP"]  # the families' order, not the file's
+    assert list(curve.columns) == [75, 150]
+    assert curve.loc["MLP", 150] == 1.515  # mean of 1.01501 and 2.01501, to 3 decimals
+    tr = pd.DataFrame([{"seed": s, "source": a, "target": b, "eps": 0.3, "accuracy": 10.0 * s + (a == b) * 50.0}
+                       for s in range(2) for a in ("SVM", "MLP") for b in ("SVM", "MLP")])
+    tm = experiment.transfer_matrix(tr)
+    assert tm.shape == (len(experiment.FAMILIES), len(experiment.FAMILIES))
+    assert tm.loc["SVM", "SVM"] == 55.0 and tm.loc["SVM", "MLP"] == 5.0 and tm.loc["MLP", "SVM"] == 5.0
+    assert tm.loc["LeNet"].isna().all()
+
+
+def test_the_tables_raise_no_pandas_warning():
+    """Every table the notebook shows, with warnings as errors (a deprecated keyword fails here)."""
+    import warnings
+
+    frames = _reading_frames(flag_ok=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        experiment.robust_table(frames["curves"])
+        experiment.adaptive_table(frames["curves"])
+        experiment.comparison_at(frames["curves"], frames["distances"], 0.3)
+        experiment.distance_table(frames["distances"])
+        experiment.flag_table(frames["flags"])
+        experiment.reading(frames, 0.3)
+
+
+def test_section_reads_the_saved_tables_and_the_run_parameters(tmp_path):
+    assert experiment.section(tmp_path, "digits", {}) is None
+    frames = _reading_frames(flag_ok=False)
+    frames["flags"] = frames["flags"].drop(columns="category")  # written before flags had categories
+    for k, v in frames.items():
+        v.to_csv(tmp_path / f"{experiment.PER_SEED[k]}.csv", index=False)
+    assert experiment.section(tmp_path / "missing", "digits", {}) is None
+    s = experiment.section(tmp_path, "digits", {"eps_matrix": 0.3, "classes": [3, 5], "n_audit": 40})
+    text = "\n".join(s.lines)
+    assert s.verdicts == []
+    assert "robustness audit, classes 3 vs 5" in text and "mean ± sd over 2 seeds" in text
+    assert "Settings: n_audit 40." in text and "At eps 0.3:" in text
+    # without categories every failed check counts as attack strength, the MLP's HSJ flag too
+    assert "- MLP: HSJ L2 median levelled off (attack strength, failed in 2/2 seeds)" in text
+    assert "- **What each family keeps at eps 0.3" in text and "MLP01 votes 60.5 ± 0.7 %" in text

@@ -1,4 +1,4 @@
-"""The threshold searches of zerolib.scd against brute force on small random sets."""
+"""The threshold searches of zerolib.models.scd against brute force on small random sets."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 import yaml
 
+from zerolib.study import cli
 from zerolib.study import runner as study
 
 WRITER = """\
@@ -53,7 +54,7 @@ def runs(root: Path) -> int:
 
 
 def test_run_passes_profile_parameters_and_writes_a_record(project: Path):
-    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
+    assert cli.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
     result_dir = project / "outputs" / "tiny" / "writer"
     assert (project / "outputs" / "tiny" / "writer.ipynb").is_file()
     # defaults apply only where declared (seed), the notebook's own section overrides
@@ -67,27 +68,27 @@ def test_run_passes_profile_parameters_and_writes_a_record(project: Path):
 
 
 def test_rerun_skips_until_parameters_change_or_forced(project: Path):
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
     assert runs(project) == 1
-    study.main(["--root", str(project), "run", "--profile", "tiny", "--force"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny", "--force"])
     assert runs(project) == 2
     write_profile(project, {"defaults": {"seed": 8}, "notebooks": {"writer": {"scale": 2.5}}})
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
     assert runs(project) == 3
 
 
 def test_rerun_redoes_a_notebook_whose_outputs_went_missing(project: Path):
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
     (project / "outputs" / "tiny" / "writer" / "value.csv").unlink()
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
     assert runs(project) == 2
 
 
 def test_failing_notebook_exits_nonzero_names_cell_and_others_still_run(project: Path, capsys):
     make_notebook(project / "notebooks" / "broken.ipynb", "raise RuntimeError('boom')",
                   'output_dir: str = "out"\n')
-    code = study.main(["--root", str(project), "run", "--profile", "tiny"])
+    code = cli.main(["--root", str(project), "run", "--profile", "tiny"])
     err = capsys.readouterr().err
     assert code == 1
     assert "broken" in err and "cell 1" in err and "boom" in err
@@ -97,19 +98,19 @@ def test_failing_notebook_exits_nonzero_names_cell_and_others_still_run(project:
 
 
 def test_profile_errors_are_named(project: Path, capsys):
-    assert study.main(["--root", str(project), "run", "--profile", "nope"]) == 2
+    assert cli.main(["--root", str(project), "run", "--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
     write_profile(project, {"notebooks": {"writer": {"typo_param": 1}}})
-    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
+    assert cli.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
     assert "typo_param" in capsys.readouterr().err
     write_profile(project, {"notebooks": {"ghost": {}}})
-    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
+    assert cli.main(["--root", str(project), "run", "--profile", "tiny"]) == 2
     assert "ghost" in capsys.readouterr().err
     assert runs(project) == 0
 
 
 def test_records_and_executed_notebooks_name_no_machine_path(project: Path):
-    assert study.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
+    assert cli.main(["--root", str(project), "run", "--profile", "tiny"]) == 0
     record_text = (project / "outputs" / "tiny" / "writer" / "run.json").read_text()
     executed = (project / "outputs" / "tiny" / "writer.ipynb").read_text()
     assert str(project) not in record_text and str(project) not in executed
@@ -130,8 +131,8 @@ def test_scrub_paths_replaces_root_home_and_kernel_cell_files(tmp_path: Path):
 
 
 def test_report_command_writes_the_report(project: Path):
-    study.main(["--root", str(project), "run", "--profile", "tiny"])
-    assert study.main(["--root", str(project), "report"]) == 0
+    cli.main(["--root", str(project), "run", "--profile", "tiny"])
+    assert cli.main(["--root", str(project), "report"]) == 0
     text = (project / "outputs" / "REPORT.md").read_text()
     assert "## Profile `tiny`" in text and "writer" in text
 

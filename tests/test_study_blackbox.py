@@ -253,3 +253,133 @@ def test_report_shows_black_box_end_points_beside_the_paper(tmp_path):
     assert "| binary / MLP / MLP01 | 90.0 ± 0.0 | 86.0 | 58.5 ± 0.7 | 58.0 |" in text
     for c in BLACKBOX_CLAIMS:
         assert c.text in text
+
+
+# ------------------------------------------------------------------- the computed readings
+def moving_curves(spec: dict, by=("setting", "substitute", "target"), rounds=(0, 1, 10, 20)) -> pd.DataFrame:
+    """Two seeds of curves named by ``spec``'s keys, each metric going from ``spec[key][metric][0]``
+    at its first round (0 for the target's accuracy, 1 for the rest) to ``[1]`` at the last, the
+    seeds 0.2 apart around those values (so the mean over seeds is exactly them)."""
+    rows = []
+    for s, off in ((0, -0.1), (1, 0.1)):
+        for key, metrics in spec.items():
+            for r in rounds:
+                row = {"seed": s, **dict(zip(by, key)), "round": r}
+                for metric in ("target_accuracy", "substitute_accuracy", "match_clean", "match_adv"):
+                    a, b = metrics.get(metric, (50.0, 50.0))
+                    start = 0 if metric == "target_accuracy" else 1
+                    row[metric] = (np.nan if r < start else
+                                   a + (b - a) * (r - start) / (rounds[-1] - start) + off)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_trend_and_curve_moves_take_the_word_from_the_printed_numbers():
+    from zerolib.experiments.common.substitutes import curve_moves
+    from zerolib.experiments.common.wording import moved, trend
+
+    assert (trend(70.0, 75.0), trend(76.3, 72.0), trend(99.94, 99.86), trend(99.96, 99.86)) == \
+        ("rises", "falls", "stays", "falls")  # 99.9 vs 99.9 stays; 100.0 vs 99.9 falls
+    assert moved(76.3, 72.0, 1, 20) == "falls from 76.3 at round 1 to 72.0 at round 20"
+    assert moved(99.9, 99.9, 1, 20) == "stays at 99.9 from round 1 to round 20"
+    c = moving_curves({("a",): {"target_accuracy": (90.0, 30.0), "match_clean": (60.0, 95.0)}}, by=("target",))
+    m = curve_moves(c, ["target"]).set_index("metric")
+    # the target's accuracy starts at round 0 (clean), the substitute's metrics at round 1 (round 0 is NaN)
+    assert (m.loc["target_accuracy", "first_round"], m.loc["match_clean", "first_round"]) == (0, 1)
+    assert m.loc["target_accuracy", ["first", "last"]].tolist() == pytest.approx([90.0, 30.0])
+    assert m.loc["match_clean", ["first", "last", "trend"]].tolist()[:2] == pytest.approx([60.0, 95.0])
+    assert (m.loc["target_accuracy", "trend"], m.loc["match_clean", "trend"]) == ("falls", "rises")
+
+
+def test_blackbox_reading_says_a_falling_label_match_falls():
+    from zerolib.experiments import blackbox
+
+    # mnist-cpu's case: the convex substitute's label match fell (76.3 -> 72.0) on one target
+    spec = {("binary", "MLP", "SVM"): {"target_accuracy": (100.0, 69.0), "match_clean": (76.3, 72.0)},
+            ("binary", "MLP", "MLP01"): {"target_accuracy": (99.0, 80.0), "match_clean": (60.0, 90.0)},
+            ("binary", "SCD01", "MLP"): {"target_accuracy": (98.0, 98.0), "match_clean": (95.0, 95.0)}}
+    c = moving_curves(spec)
+    lines = blackbox.curve_lines(c)
+    assert len(lines) == 3 and lines[0].startswith("binary, convex substitute, target SVM: ")
+    assert "the target's accuracy on the adversaries falls from 100.0 at round 0 to 69.0 at round 20" in lines[0]
+    assert "their label match on clean points falls from 76.3 at round 1 to 72.0 at round 20" in lines[0]
+    assert "their label match on clean points rises from 60.0 at round 1 to 90.0 at round 20" in lines[1]
+    assert "accuracy on the adversaries stays at 98.0 from round 0 to round 20" in lines[2]
+    assert not any("rises" in line for line in (lines[0], lines[2]))
+    match = blackbox.match_lines(c)
+    assert match[0] == ("binary, convex substitute: the label match on clean points rises on 1 and falls on 1 of its "
+                        "2 targets (round 1 vs round 20); after the last round it lies between 72.0 (SVM) and "
+                        "90.0 (MLP01).")
+    assert "stays on 1 of its 1 targets" in match[1]
+    assert blackbox.last_round_order(c) == [
+        "binary, convex substitute, after round 20: MLP01 80.0, SVM 69.0 (% accuracy on the adversaries)"]
+
+
+def test_blackbox_section_reads_its_files(tmp_path):
+    from zerolib.experiments import blackbox
+
+    assert blackbox.section(tmp_path, "cifar10", {}) is None
+    spec = {("binary", "MLP", "MLP01"): {"target_accuracy": (86.0, 58.0)},
+            ("binary", "MLP", "MLP"): {"target_accuracy": (88.0, 7.0)}}
+    moving_curves(spec).to_csv(tmp_path / f"{blackbox.PER_SEED}.csv", index=False)
+    sec = blackbox.section(tmp_path, "cifar10", {})
+    text = "\n".join(sec.lines)
+    assert "| binary / MLP / MLP01 | 86.0 ± 0.1 | 86.0 | 58.0 ± 0.1 | 58.0 |" in text
+    assert "- binary, convex substitute, after round 20: MLP01 58.0, MLP 7.0 (% accuracy on the adversaries)" in text
+    assert len(sec.verdicts) == 1 and sec.verdicts[0].verdict.iloc[0] == HOLDS  # 58 - 7 = 51 > 30
+
+
+def fig7_curves_of(ends: dict, clean=99.0) -> pd.DataFrame:
+    return moving_curves({("pair", "CNN", t): {"target_accuracy": (clean, e)} for t, e in ends.items()})
+
+
+def test_cnn_reading_puts_mlp01_beside_the_others_and_orders_the_falls():
+    from zerolib.experiments import cnn_comparison as cnn
+
+    c = fig7_curves_of({"MLP": 10.0, "MLP01": 60.0, "LeNet": 70.0, "SimpleNet80": 60.04})
+    assert cnn.mlp01_beside_others(c) == ["After round 20, MLP01 keeps 60.0 % accuracy on the adversaries: more than "
+                                          "MLP (10.0); less than LeNet (70.0); as much as SimpleNet80 (60.0)."]
+    assert cnn.drop_line(c) == ("Accuracy on the adversaries at round 20 minus clean accuracy, largest fall first: "
+                                "MLP -89.0 (99.0 to 10.0), MLP01 -39.0 (99.0 to 60.0), SimpleNet80 -39.0 (99.0 to "
+                                "60.0), LeNet -29.0 (99.0 to 70.0) points.")
+    assert cnn.mlp01_beside_others(c[c.target != "MLP01"]) == []
+    lines = cnn.curve_lines(c)
+    assert lines[0].startswith("MLP: its accuracy on the adversaries falls from 99.0 at round 0 to 10.0 at round 20;")
+    # a target the adversaries leave alone is said to stay, and a rising one to rise
+    up = fig7_curves_of({"MLP01": 99.0, "MLP": 99.5}, clean=99.0)
+    assert cnn.curve_lines(up)[0].startswith("MLP01: its accuracy on the adversaries stays at 99.0")
+    assert cnn.curve_lines(up)[1].startswith("MLP: its accuracy on the adversaries rises from 99.0")
+    assert cnn.mlp01_beside_others(up)[0].endswith("less than MLP (99.5).")
+
+
+def test_cnn_pair_reading_is_computed_from_the_ranking():
+    from zerolib.experiments import cnn_comparison as cnn
+
+    per_seed = pd.DataFrame({"a": [0, 6, 2] * 2, "b": [6, 8, 8] * 2, "seed": [0] * 3 + [1] * 3,
+                             "validation_accuracy": [82, 80, 79, 81, 80, 79.0],
+                             "test_accuracy": [81, 83, 75, 82, 83, 75.0]})
+    ranked = cnn.rank_pairs(per_seed)
+    assert list(zip(ranked.a, ranked.b)) == [(0, 6), (6, 8), (2, 8)]
+    assert cnn.best_pair(ranked) == (0, 6) and cnn.best_pair(ranked, "test_accuracy_mean") == (6, 8)
+    lines = cnn.pair_reading(ranked, "cifar10")
+    assert lines == ["Best pair by MLP01's validation accuracy: **0 vs 6** (81.5 %, test 81.5 %), of 3 pairs.",
+                     "Ranked by test accuracy, as the paper ranked, the best is another pair: 6 vs 8 "
+                     "(test 83.0 %, validation 80.0 %).",
+                     "The paper's pair, 6 vs 8, ranks 2 of 3 here.", "Fig. 7 uses 0 vs 6."]
+    same = cnn.pair_reading(ranked[ranked.a != 6], "digits", classes=[3, 5])
+    assert same == ["Best pair by MLP01's validation accuracy: **0 vs 6** (81.5 %, test 81.5 %), of 2 pairs.",
+                    "Ranked by test accuracy, as the paper ranked, the best is the same pair.",
+                    "Fig. 7 uses 3 vs 5 (fixed by the profile)."]
+
+
+def test_cnn_section_reads_its_files(tmp_path):
+    from zerolib.experiments import cnn_comparison as cnn
+
+    fig7_curves_of({"MLP": 10.0, "MLP01": 60.0}).to_csv(tmp_path / f"{cnn.PER_SEED}.csv", index=False)
+    assert cnn.section(tmp_path, "cifar10", {}) is None  # no pairs.csv
+    pd.DataFrame({"a": [6, 0], "b": [8, 1], "validation_accuracy_mean": [90.0, 80.0],
+                  "validation_accuracy_std": [1.0, 2.0], "test_accuracy_mean": [91.0, 81.0],
+                  "test_accuracy_std": [0.5, 0.5]}).to_csv(tmp_path / f"{cnn.PAIRS}.csv", index=False)
+    text = "\n".join(cnn.section(tmp_path, "cifar10", {}).lines)
+    assert "The paper's pair, 6 vs 8, ranks 1 of 2 here." in text and "| 6 vs 8 | 90.0 ± 1.0 | 91.0 ± 0.5 |" in text
+    assert "- After round 20, MLP01 keeps 60.0 % accuracy on the adversaries: more than MLP (10.0)." in text

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from zerolib.experiments import toy_outliers as toy
@@ -121,3 +122,79 @@ def test_plots_return_figures():
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) >= 2
     assert len(toy.plot_hidden_space(fraction=0.5).axes) == 3
     assert len(toy.plot_distance_sweep(toy.distance_sweep([2.0, 6.0])).axes) == 2
+
+
+# ----------------------------------------------------------------- the computed reading and the report's section
+
+def _errors(e01, eh, angle):
+    return toy.errors_table({"exact": min01_line(np.array([[0.0, 0], [1, 0]]), np.array([0, 1])),
+                             "hinge": (np.array([1.0, 1.0]), 0.0), "errors_01": e01, "errors_hinge": eh,
+                             "angle": angle})
+
+
+def test_errors_table_is_the_fit():
+    d = toy.outlier_set()
+    r = toy.fit_both(d)
+    t = toy.errors_table(r)
+    assert list(t.model) == ["01 loss (exact)", "hinge (SVM)"]
+    assert list(t.training_errors) == [r["errors_01"], r["errors_hinge"]]
+    w = r["hinge"][0] / np.linalg.norm(r["hinge"][0])
+    assert np.allclose(t.loc[1, ["w1", "w2"]].astype(float), w)
+    assert (t.angle_between_normals_deg == r["angle"]).all()
+
+
+def test_boundary_reading_follows_the_numbers():
+    text = " ".join(toy.boundary_reading(_errors(1, 2, 25.17), 1))
+    assert "01 line makes 1 training error " in text and "hinge line makes 2 training errors, more than" in text
+    assert "as in the paper's picture" in text and "25.2° apart: differently oriented" in text
+    other = " ".join(toy.boundary_reading(_errors(2, 2, 0.4), 2))
+    assert "as many as the 01 line" in other and "2 outliers" in other
+    assert "the paper's picture has 01 loss (exact) 1 and hinge (SVM) 2" in other
+    assert "0.4° apart: oriented alike" in other
+
+
+def _sweep(tilts, errors_hinge, angles=None):
+    n = len(tilts)
+    return pd.DataFrame({"distance": 2.0 * np.arange(1, n + 1), "errors_01": [1] * n, "errors_hinge": errors_hinge,
+                         "tilt_01_deg": [0.0] * n, "tilt_hinge_deg": tilts,
+                         "angle_between_deg": angles if angles is not None else tilts})
+
+
+def test_sweep_reading_says_rises_falls_and_where():
+    steady = toy.sweep_reading(_sweep([5.0, 10.0, 20.0], [1, 1, 3]))
+    assert "tilt rises from 5.0° at distance 2 to 20.0° at 6, at every step." in steady[1]
+    assert "training errors go from 1 to 3 (most 3); it first makes more errors than the 01 line at distance 6" \
+        in steady[2]
+    assert "makes 1 training error." in steady[0] and "tilts at most 0.0°" in steady[0]
+    bumpy = toy.sweep_reading(_sweep([13.5, 12.0, 11.0, 15.0, 9.0, 30.0], [1] * 6))
+    assert "rises from 13.5°" in bumpy[1] and "not steadily: it falls from distance 2 to 6 and from 8 to 10" in bumpy[1]
+    assert "it never makes more errors" in bumpy[2]
+    falling = toy.sweep_reading(_sweep([20.0, 10.0], [2, 1], angles=[20.0, 0.5]))
+    assert "tilt falls from 20.0°" in falling[1]
+    assert "0.5° to 20.0° apart" in falling[3] and "does not hold at every distance" in falling[3]
+
+
+def test_corner_reading_on_the_walk():
+    fine = " ".join(toy.corner_reading(toy.corner_table(n_steps=1001)))
+    assert "from (0.953, 0.953) to (0.500, 0.500)" in fine
+    assert "turns from 1 to 0 between 63.3% and 63.4% of the walk" in fine
+    assert "strictly inside the wedge" in fine and "(1.000, 1.000) at every point before the corner" in fine
+    coarse = " ".join(toy.corner_reading(toy.corner_table(n_steps=11)))
+    assert "between 60.0% and 70.0% of the walk" in coarse
+    # a walk whose logistic class flips only once the point has left the wedge
+    t = toy.corner_table(n_steps=3)
+    t["logistic_class"] = [1, 1, 0]
+    t.loc[2, ["sign_h_u", "sign_h_v"]] = [0.0, 0.0]
+    assert "once the point has reached u or v" in " ".join(toy.corner_reading(t))
+
+
+def test_section_reads_the_saved_tables(tmp_path):
+    assert toy.section(tmp_path, "digits", {}) is None
+    d = toy.outlier_set()
+    toy.errors_table(toy.fit_both(d)).to_csv(tmp_path / f"{toy.ERRORS}.csv", index=False)
+    toy.distance_sweep([2.0, 20.0]).to_csv(tmp_path / f"{toy.SWEEP}.csv", index=False)
+    toy.corner_table(n_steps=11).to_csv(tmp_path / f"{toy.CORNER}.csv", index=False)
+    coarse = "\n".join(toy.section(tmp_path, "digits", {"n_outliers": 1}).lines)
+    assert "| 01 loss (exact) | 1 |" in coarse and "between 60.0% and 70.0%" in coarse
+    toy.corner_table(n_steps=toy.FINE_STEPS).to_csv(tmp_path / f"{toy.CORNER_FINE}.csv", index=False)
+    assert "between 63.3% and 63.4%" in "\n".join(toy.section(tmp_path, "digits", {"n_outliers": 1}).lines)

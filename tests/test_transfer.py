@@ -1,4 +1,5 @@
-"""The transfer table (paper A, Table III) and the model suite behind it, on digits 0 vs 1."""
+"""The transfer table (paper A, Table III) and the model suite behind it, on digits 0 vs 1, and the
+whitebox_transfer experiment's computed reading and report section on synthetic tables."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from zerolib.attacks import FGSM, MLP01HiddenNodeAttack, SignAttack
 from zerolib.experiments.common.cache import ModelCache, cache_key
 from zerolib.models import accuracy
 from zerolib.experiments.common.transfer import eps_sweep, paper_attack, transfer_cell, transfer_table
+from zerolib.experiments import whitebox_transfer as wt
+from zerolib.experiments.common.wording import compared, iterations
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -132,3 +135,90 @@ def test_clean_accuracy_long_form(tmp_path):
     assert m is not None
     row = long[(long.seed == 1) & (long.model == "SCD01") & (long.kind == "votes")].accuracy.item()
     assert row == pytest.approx(100 * m.score(d.x_test, d.y_test))
+
+
+# ------------------------------------------------------------------ the experiment's reading
+
+
+def synthetic_table_iii(cells: dict, base: float = 90.0) -> pd.DataFrame:
+    """A two-seed Table III in long form: every cell ``base`` except ``cells`` ({(source,
+    target): mean}); seed 0 one point below the mean, seed 1 one point above (sd 1.414)."""
+    rows = []
+    for seed, jitter in ((0, -1.0), (1, 1.0)):
+        for src in wt.SOURCES:
+            for t in wt.MODELS:
+                mean = 100.0 if src == "clean" else cells.get((src, t), base)
+                rows.append({"seed": seed, "source": src, "target": t, "accuracy": mean + jitter})
+    return pd.DataFrame(rows)
+
+
+# MLP01's own attack leaves 70 (paper, MNIST: 69.5), MLP's adversaries leave it 50
+DIAGONAL = {("SVM", "SVM"): 10.0, ("SCD01", "SCD01"): 0.0, ("MLP", "MLP"): 30.0, ("MLP01", "MLP01"): 70.0,
+            ("MLP", "MLP01"): 50.0}
+
+
+def test_diagonal_lines_compare_with_the_paper_and_the_other_sources():
+    summary = wt.table_iii(synthetic_table_iii(DIAGONAL), "mnist")
+    lines = dict(zip(wt.MODELS, wt.diagonal_lines(summary, "mnist")))
+    mlp01 = lines["MLP01"]
+    assert mlp01.startswith("MLP01 under its own white-box attack: 70.0 ± 1.4 %, 30.0 points below its clean 100.0")
+    assert "ours 0.5 points higher than the paper's 69.5, within one sd" in mlp01
+    assert "the adversaries of MLP are more effective than its own, 1 of 3 (SVM 90.0, SCD01 90.0, MLP 50.0)" in mlp01
+    assert "in the paper's table 3 of 3 are" in mlp01  # paper: 43.5, 53.2, 42.3 < 69.5
+    # SVM: 10 against the paper's 11.9 is lower, and more than one sd (1.4) away
+    assert "ours 1.9 points lower than the paper's 11.9, more than one sd apart" in lines["SVM"]
+    assert "against SVM no other model's adversaries are more effective than its own" in lines["SVM"]
+    assert "ours equal to the paper's 0.0" in lines["SCD01"]
+
+
+def test_diagonal_lines_without_a_paper_table_leave_the_paper_out():
+    lines = wt.diagonal_lines(wt.table_iii(synthetic_table_iii(DIAGONAL), "fashion_mnist"), "fashion_mnist")
+    assert len(lines) == 4 and not any("paper" in line for line in lines)
+
+
+def test_sweep_lines_choose_the_direction_from_the_numbers():
+    rows = [{"eps": e, "source": m, "target": m, "mean": v}
+            for m, (a, b) in {"SVM": (100.0, 5.0), "SCD01": (99.0, 0.0), "MLP": (100.0, 40.0),
+                              "MLP01": (70.0, 70.04)}.items() for e, v in ((0.0, a), (0.3, b))]
+    lines = wt.sweep_lines(pd.DataFrame(rows))
+    assert lines[0] == "Over the eps sweep, SVM's white-box cell falls from 100.0 at eps 0 to 5.0 at eps 0.3."
+    assert lines[3] == "Over the eps sweep, MLP01's white-box cell stays at 70.0 from eps 0 to 0.3."
+    rows[-1]["mean"] = 80.0
+    assert "MLP01's white-box cell rises from 70.0 at eps 0 to 80.0" in wt.sweep_lines(pd.DataFrame(rows))[3]
+
+
+def test_reading_states_the_iterations_and_eps_from_the_parameters():
+    long = synthetic_table_iii(DIAGONAL)
+    summary, judged = wt.table_iii(long, "mnist"), wt.verdicts(long, "mnist")
+    few = wt.reading(summary, judged, "mnist", 0.3, {"SCD01": {"n_iter": 100}, "MLP01": {"n_iter": 100}})
+    assert few[-1] == "SCD01 and MLP01 trained for 100 iterations, 900 fewer than the paper's 1000."
+    assert few[-2] == "eps 0.3, the paper's."
+    full = wt.reading(summary, judged, "mnist", 0.2, {"SCD01": {}, "MLP01": {"n_iter": 1000}})
+    assert full[-1] == "SCD01 and MLP01 trained for 1000 iterations, as many as the paper's 1000."
+    assert full[-2] == "eps 0.2, smaller than the paper's 0.3."
+    # the claims come first, one line each, with the verdict judged on the frame
+    assert few[0].startswith(judged.claim.iloc[0]) and f"**{judged.verdict.iloc[0]}**" in few[0]
+
+
+def test_compared_and_iterations_words():
+    assert compared(12.04, 10.0) == "2.0 points higher"
+    assert compared(10.0, 12.0, "the paper's 12.0") == "2.0 points lower than the paper's 12.0"
+    assert compared(10.04, 9.96, "x") == "equal to x"  # both print as 10.0
+    assert compared(5, 7, "its clean 7", higher="above", lower="below", than="") == "2.0 points below its clean 7"
+    assert iterations({"SCD01": {"n_iter": 100}, "MLP01": {"n_iter": 200}}, 1000) == (
+        "SCD01 trained for 100 iterations; MLP01 trained for 200 iterations (paper: 1000 each)")
+    assert iterations({"SCD01": {"n_iter": 1500}, "MLP01": {"n_iter": 1500}}, 1000).endswith(
+        "1500 iterations, 500 more than the paper's 1000")
+
+
+def test_section_reads_its_files_and_the_eps_parameter(tmp_path):
+    assert wt.section(tmp_path, "mnist", {"eps": 0.3}) is None
+    synthetic_table_iii(DIAGONAL).to_csv(tmp_path / f"{wt.PER_SEED}.csv", index=False)
+    section = wt.section(tmp_path, "mnist", {"eps": 0.25})
+    text = "\n".join(section.lines)
+    assert "our eps 0.25, the paper's 0.3" in text
+    assert "| MLP01 | 90.0 ± 1.4 (99.9; -9.9) | 90.0 ± 1.4 (99.8; -9.8) | 90.0 ± 1.4 (99.6; -9.6) | " \
+           "70.0 ± 1.4 (69.5; +0.5) |" in text
+    assert len(section.verdicts) == 1 and len(section.verdicts[0]) == 5
+    other = "\n".join(wt.section(tmp_path, "fashion_mnist", {"eps": 0.1}).lines)
+    assert "no paper table for this dataset. Why eps 0.1" in other

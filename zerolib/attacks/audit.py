@@ -181,6 +181,23 @@ def audit(model, x, y, attacks: list[AuditAttack], eps_values, *, differentiable
         raise ValueError("audit needs at least one attack")
     if len({a.name for a in attacks}) != len(attacks):
         raise ValueError("attack names must be unique")
+    curves, worst, raw = _worst_case(x, y, attacks, eps_values)
+    clean_pred = predict(model, x)
+    flags = _model_flags(curves, raw, attacks, x, y, clean_pred, eps_values, collapse_max_eps)
+    flags += _strength_flags(curves, worst, attacks, x, y, clean_pred, eps_values, differentiable)
+    preds = [predict(model, x) for _ in range(max(2, repeats))]
+    flags.append(_flag("identical predictions on repeated calls", all(torch.equal(preds[0], p) for p in preds[1:]),
+                       f"{len(preds)} calls", "broken model"))
+    return curves, pd.DataFrame(flags)
+
+
+def _flag(name: str, ok, detail: str, category: str) -> dict:
+    return {"check": name, "ok": bool(ok), "detail": detail, "category": category}
+
+
+def _worst_case(x, y, attacks, eps_values):
+    """Every attack's accuracy at every eps, and the worst case per image: ``raw`` at this eps
+    alone, ``worst`` carried over every smaller eps (an image broken once stays broken)."""
     rows, worst, raw = [], {}, {}
     alive = torch.ones(len(y), dtype=torch.bool)
     for eps in eps_values:
@@ -193,55 +210,59 @@ def audit(model, x, y, attacks: list[AuditAttack], eps_values, *, differentiable
         raw[eps] = 100.0 * float(here.double().mean())
         worst[eps] = 100.0 * float(alive.double().mean())
         rows.append({"eps": eps, "attack": "worst case", "kind": "all", "accuracy": worst[eps]})
-    curves = pd.DataFrame(rows)
-    clean_pred = predict(model, x)
+    return pd.DataFrame(rows), worst, raw
+
+
+def _model_flags(curves, raw, attacks, x, y, clean_pred, eps_values, collapse_max_eps) -> list[dict]:
+    """The checks that the model, not the attack, is sound: eps 0 gives the clean accuracy,
+    the raw worst case never rises with eps, predictions do not collapse under noise."""
     clean = 100.0 * float((clean_pred == y).double().mean())
     flags = []
-
-    def flag(name, ok, detail, category):
-        flags.append({"check": name, "ok": bool(ok), "detail": detail, "category": category})
-
     at0 = curves[curves.eps == 0]
     if len(at0):
-        flag("eps 0 gives the clean accuracy", bool((at0.accuracy - clean).abs().max() < 1e-9),
-             f"clean {clean:.1f} %, at eps 0: {sorted(set(at0.accuracy.round(1)))}", "broken model")
+        flags.append(_flag("eps 0 gives the clean accuracy", bool((at0.accuracy - clean).abs().max() < 1e-9),
+                           f"clean {clean:.1f} %, at eps 0: {sorted(set(at0.accuracy.round(1)))}", "broken model"))
     seq = [raw[e] for e in eps_values]
-    flag("robust accuracy non-increasing in eps", all(b <= a + 1e-9 for a, b in zip(seq, seq[1:])),
-         "worst case at each eps alone: " + ", ".join(f"{e:g}: {v:.1f}" for e, v in zip(eps_values, seq)),
-         "broken model")
+    flags.append(_flag("robust accuracy non-increasing in eps", all(b <= a + 1e-9 for a, b in zip(seq, seq[1:])),
+                       "worst case at each eps alone: " + ", ".join(f"{e:g}: {v:.1f}" for e, v in zip(eps_values, seq)),
+                       "broken model"))
+    top = eps_values[-1] if collapse_max_eps is None else collapse_max_eps
     for a in (a for a in attacks if a.labels is not None):
-        flag(*_collapse(a, x, y, clean_pred, [e for e in eps_values
-                                              if 0 < e <= (eps_values[-1] if collapse_max_eps is None
-                                                           else collapse_max_eps)]), "broken model")
-    flag("the largest eps reaches 0 %", worst[eps_values[-1]] == 0.0,
-         f"eps {eps_values[-1]:g}: {worst[eps_values[-1]]:.1f} %", "attack strength")
+        flags.append(_flag(*_collapse(a, x, y, clean_pred, [e for e in eps_values if 0 < e <= top]), "broken model"))
+    return flags
+
+
+def _strength_flags(curves, worst, attacks, x, y, clean_pred, eps_values, differentiable) -> list[dict]:
+    """The checks that the attacks are strong enough to be believed (Carlini et al. 2019)."""
+    flags = [_flag("the largest eps reaches 0 %", worst[eps_values[-1]] == 0.0,
+                   f"eps {eps_values[-1]:g}: {worst[eps_values[-1]]:.1f} %", "attack strength")]
     per = curves[curves.attack != "worst case"]
     if (per.kind == "noise").any() and (per.kind != "noise").any():
         gap = (per[per.kind != "noise"].groupby("eps").accuracy.min()
                - per[per.kind == "noise"].groupby("eps").accuracy.min()).max()
-        flag("random noise no stronger than the best attack", gap <= 1e-9,
-             f"largest excess of the best attack's accuracy over noise's: {gap:+.1f} points", "attack strength")
+        flags.append(_flag("random noise no stronger than the best attack", gap <= 1e-9,
+                           f"largest excess of the best attack's accuracy over noise's: {gap:+.1f} points",
+                           "attack strength"))
     right = clean_pred == y
     for a in (a for a in attacks if a.unbounded):
         still = torch.as_tensor(a.correct(x, y, float("inf"))).bool().cpu() & right.cpu()
         rate = 100.0 * (1 - float(still.sum()) / max(int(right.sum()), 1))
-        flag(f"{a.name} breaks at least {UNBOUNDED_SUCCESS:g} % of the correct rows", rate >= UNBOUNDED_SUCCESS,
-             f"success {rate:.1f} % of {int(right.sum())} correctly classified rows", "attack strength")
+        flags.append(_flag(f"{a.name} breaks at least {UNBOUNDED_SUCCESS:g} % of the correct rows",
+                           rate >= UNBOUNDED_SUCCESS, f"success {rate:.1f} % of {int(right.sum())} correctly "
+                           "classified rows", "attack strength"))
     best = per.groupby(["eps", "kind"]).accuracy.min().unstack()
     if "white-box" in best:
         others = [k for k in ("transfer", "black-box") if k in best]
         if others:
             gap = (best["white-box"] - best[others].min(axis=1)).max()
-            flag("white-box at least as strong as transfer and black-box", gap <= 1e-9,
-                 f"largest excess of white-box over the others: {gap:+.1f} points", "attack strength")
+            flags.append(_flag("white-box at least as strong as transfer and black-box", gap <= 1e-9,
+                               f"largest excess of white-box over the others: {gap:+.1f} points", "attack strength"))
     if differentiable and "white-box" in best and "decision" in best:
         gap = (best["white-box"] - best["decision"]).max()
-        flag("decision-based not stronger than the gradient attacks (no gradient masking suspected)", gap <= 1e-9,
-             f"largest excess of white-box accuracy over decision-based: {gap:+.1f} points", "attack strength")
-    preds = [predict(model, x) for _ in range(max(2, repeats))]
-    flag("identical predictions on repeated calls", all(torch.equal(preds[0], p) for p in preds[1:]),
-         f"{len(preds)} calls", "broken model")
-    return curves, pd.DataFrame(flags)
+        flags.append(_flag("decision-based not stronger than the gradient attacks (no gradient masking suspected)",
+                           gap <= 1e-9, f"largest excess of white-box accuracy over decision-based: {gap:+.1f} "
+                           "points", "attack strength"))
+    return flags
 
 
 def _collapse(attack: AuditAttack, x, y, clean_pred, eps_values) -> tuple[str, bool, str]:

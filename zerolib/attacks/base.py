@@ -1,4 +1,4 @@
-"""Shared machinery of the attacks: validation, device handling, eval mode,
+"""Shared machinery of the attacks: device handling, eval mode,
 the loss gradient with the targeted sign, clipping and eps-ball projection.
 
 An attack is called like torchattacks': ``x_adv = atk(x, y)``.
@@ -16,91 +16,14 @@ An attack is called like torchattacks': ``x_adv = atk(x, y)``.
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 
-import numpy as np
 import torch
-from torch import nn
 
-from zerolib.losses import CrossEntropy, LossAdapter
+from zerolib._checks import check_int, check_nonneg, check_positive, check_x, check_y
+from zerolib.losses import CrossEntropy, LossAdapter, label_margin
 from zerolib.torchutil import eval_mode, module_device_dtype
 
 __all__ = ["Attack", "check_nonneg", "check_positive", "check_int", "project_linf"]
-
-
-# ---------------------------------------------------------------- validation
-def _as_real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        else:
-            raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def check_nonneg(name: str, value) -> float:
-    """``value`` as a float, or a ValueError if it is not a finite number >= 0."""
-    value = _as_real(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def check_positive(name: str, value) -> float:
-    """``value`` as a float, or a ValueError if it is not a finite number > 0."""
-    value = _as_real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    """``value`` as an int, or a ValueError if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_x(x) -> torch.Tensor:
-    """The input batch as a tensor, or a ValueError naming what is wrong."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
-    if x.numel():
-        lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN propagates, inf is out of range
-        if math.isnan(lo) or math.isnan(hi):
-            raise ValueError("x contains NaN")
-        if lo < 0 or hi > 1:
-            raise ValueError(f"x must lie in [0, 1], got values in [{lo:g}, {hi:g}]")
-    return x
-
-
-def check_y(y, n: int, n_classes: int | None = None) -> torch.Tensor:
-    """Labels as a long tensor of shape (n,), or a ValueError naming what is wrong."""
-    if isinstance(y, (np.ndarray, list, tuple)):
-        y = torch.as_tensor(np.asarray(y))
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a torch.Tensor of labels, got {type(y).__name__}")
-    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
-        raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match x, got {tuple(y.shape)}")
-    if n and int(y.min()) < 0:
-        raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
-    if n and n_classes is not None and int(y.max()) >= n_classes:
-        raise ValueError(f"y must hold labels < {n_classes} (the number of classes), got {int(y.max())}")
-    return y.long()
 
 
 # ------------------------------------------------------------------- helpers
@@ -250,3 +173,10 @@ class Attack:
         skip = {"model", "_labels_to_check"}
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in skip and not k.startswith("_"))
         return f"{type(self).__name__}({args})"
+
+
+def attack_margin(scores: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
+    """The attacker's margin, negative exactly where the attack has succeeded:
+    untargeted ``s_y - max_{j != y} s_j``; targeted ``max_{j != t} s_j - s_t``."""
+    m = label_margin(scores, y)
+    return -m if targeted else m

@@ -20,7 +20,7 @@ batch is reproducible; a row attacked alone draws differently).
 Inputs must be images (N, C, H, W). ``atk.queries`` holds the queries used per row
 after a call.
 
-Scores: a :class:`~zerolib.votes.VoteModule` (``as_module()`` of every zerolib
+Scores: a :class:`~zerolib.models.votes.VoteModule` (``as_module()`` of every zerolib
 estimator) gives its majority-vote confidence (vote counts plus the tie-break);
 another ``nn.Module`` gives ``loss.scores(model(x))`` of its loss adapter; or pass
 ``scores=`` (a callable on a batch).
@@ -32,8 +32,7 @@ import math
 
 import torch
 
-from .base import Attack, check_int, check_nonneg, check_positive
-from .surrogate import _margin
+from .base import Attack, attack_margin, check_int, check_nonneg, check_positive
 
 __all__ = ["Square"]
 
@@ -119,12 +118,12 @@ class Square(Attack):
         n, c, h, w = x.shape
         gen = torch.Generator().manual_seed(self.seed)
         self.queries = torch.zeros(n, dtype=torch.long)
-        margin = _margin(self.scores(x), y, self.targeted)
+        margin = attack_margin(self.scores(x), y, self.targeted)
         best = x.clone()
         if self.eps == 0:
             return best
         start = self._init(x, gen)
-        m = _margin(self.scores(start), y, self.targeted)
+        m = attack_margin(self.scores(start), y, self.targeted)
         self.queries += 1
         better = m < margin
         best[better], margin[better] = start[better], m[better]
@@ -135,7 +134,7 @@ class Square(Attack):
                 break
             p = _p_schedule(self.p_init, it, self.n_queries)
             cand = step(x[rows], best[rows], p, gen)
-            m = _margin(self.scores(cand), y[rows], self.targeted)
+            m = attack_margin(self.scores(cand), y[rows], self.targeted)
             self.queries[rows.cpu()] += 1
             better = m < margin[rows]
             best[rows[better]], margin[rows[better]] = cand[better], m[better]

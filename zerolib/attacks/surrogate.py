@@ -42,8 +42,7 @@ import torch
 from torch import nn
 
 from zerolib.models.votes import VoteLinear, VoteMLP, VoteModule
-from zerolib.losses import label_margin
-from .base import Attack, check_int, check_nonneg, project_linf
+from .base import Attack, attack_margin, check_int, check_nonneg, project_linf
 
 __all__ = ["SmoothVotes", "SurrogatePGD", "VanishingGradientWarning", "as_vote_module"]
 
@@ -57,7 +56,7 @@ class VanishingGradientWarning(UserWarning):
 
 
 def as_vote_module(model) -> VoteModule:
-    """The :class:`~zerolib.votes.VoteModule` of a fitted zerolib estimator (or the module itself)."""
+    """The :class:`~zerolib.models.votes.VoteModule` of a fitted zerolib estimator (or the module itself)."""
     if isinstance(model, VoteModule):
         return model
     if callable(getattr(model, "as_module", None)):
@@ -143,13 +142,6 @@ class SmoothVotes(nn.Module):
         return torch.cat([1 - f, f], 1) if f.shape[1] == 1 else f
 
 
-def _margin(scores: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
-    """The attacker's margin, negative exactly where the attack has succeeded:
-    untargeted ``s_y - max_{j != y} s_j``; targeted ``max_{j != t} s_j - s_t``."""
-    m = label_margin(scores, y)
-    return -m if targeted else m
-
-
 class SurrogatePGD(Attack):
     """PGD through :class:`SmoothVotes` on the 01-loss models, judged by the real model.
 
@@ -213,7 +205,7 @@ class SurrogatePGD(Attack):
     def _real_margin(self, x, y) -> torch.Tensor:
         """The real model's margin on ``x`` (float64 confidence of its majority vote)."""
         with torch.no_grad():
-            return _margin(self.judge.confidence(self._transformed(x)), y, self.targeted)
+            return attack_margin(self.judge.confidence(self._transformed(x)), y, self.targeted)
 
     # -- geometry ----------------------------------------------------------------
     def _start(self, x: torch.Tensor, restart: int) -> torch.Tensor:
@@ -272,7 +264,7 @@ class SurrogatePGD(Attack):
             adv = self._start(xr, restart)
             for step in range(self.steps):
                 adv = adv.detach().requires_grad_(True)
-                loss = -_margin(stand_in(adv), yr, self.targeted).sum()  # ascend: push the margin down
+                loss = -attack_margin(stand_in(adv), yr, self.targeted).sum()  # ascend: push the margin down
                 (grad,) = torch.autograd.grad(loss, adv)
                 if step == 0:
                     dead = grad.flatten(1).abs().amax(1) < VANISHED

@@ -36,18 +36,36 @@ Why each bound holds:
 
 A layer or a module whose forward is not one of these compositions gets a
 ``ValueError`` naming it, never a silent bound.
+
+What the notebook makes of the bounds, owned here so the notebook and the report say the
+same: the names of the files it writes, Fig. 4's table (:func:`conv_bounds_table`), the
+networks' bounds (:func:`network_bounds`), paper A's first layers
+(:func:`first_layer_table`), the claims' verdicts (:func:`verdicts`), the reading, whose
+every number and direction is computed (:func:`reading`), and the report's section
+(:func:`section`).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["conv2d_singular_values", "conv2d_bound", "operator_norm_estimate", "layer_bounds", "first_layer_bounds"]
+from zerolib.experiments.common.head_models import HEAD_MODELS
+from zerolib.experiments.common.markdown import Section, figures, md_table, verdict_table
+from zerolib.experiments.common.summary import fmt, over_seeds
+from zerolib.experiments.common.wording import direction, mean_sd
+from zerolib.papers.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
+
+__all__ = ["conv2d_singular_values", "conv2d_bound", "operator_norm_estimate", "layer_bounds", "first_layer_bounds",
+           "NOTEBOOK", "LAYER_BOUNDS_PER_SEED", "CONV_BOUNDS", "NETWORK_BOUNDS", "FIRST_LAYERS_PER_SEED",
+           "FIRST_LAYERS", "CLAIMS", "FIG4", "conv_rows", "estimates_within_bounds", "conv_bounds_table",
+           "network_bounds", "first_layer_table", "verdicts", "direction", "conv_comparison_lines",
+           "network_comparison_lines", "tightness_lines", "claim_lines", "reading", "section"]
 
 
 def conv2d_singular_values(weight: torch.Tensor, input_size) -> torch.Tensor:
@@ -282,3 +300,162 @@ def first_layer_bounds(estimator) -> pd.DataFrame:
     norms = torch.linalg.matrix_norm(torch.as_tensor(w, dtype=torch.float64), ord=2)  # (P, V)
     return pd.DataFrame([{"problem": p, "vote": v, "layer": layer, "bound": float(norms[p, v])}
                          for p in range(norms.shape[0]) for v in range(norms.shape[1])])
+
+
+# ------------------------------------------------------------------ what the notebook saves
+NOTEBOOK = "lipschitz"
+LAYER_BOUNDS_PER_SEED = "layer_bounds_per_seed"   # layer_bounds of every head model, per seed
+CONV_BOUNDS = "fig4_conv_bounds"                  # Fig. 4 as a table: conv bounds per layer and head
+NETWORK_BOUNDS = "network_bounds"                 # the product of the chain's bounds per head
+FIRST_LAYERS_PER_SEED, FIRST_LAYERS = "paper_a_first_layers_per_seed", "paper_a_first_layers"
+CLAIMS = "claims"
+FIG4 = "fig4"
+CE, MSE = "O:SOFTMAX:CE", "O:SOFTMAX:MSE"
+
+
+# ------------------------------------------------------------------ the tables
+def conv_rows(bounds: pd.DataFrame) -> pd.DataFrame:
+    """The convolution layers' rows of ``layer_bounds`` output (columns model and seed added)."""
+    return bounds[bounds.kind.str.startswith("conv")]
+
+
+def estimates_within_bounds(bounds: pd.DataFrame, rel: float = 1e-6) -> bool:
+    """Whether every power-iteration estimate (a lower bound) is at most its upper bound."""
+    return bool((bounds.estimate.isna() | (bounds.estimate <= bounds.bound * (1 + rel))).all())
+
+
+def _ce_over_mse(conv_summary: pd.DataFrame) -> pd.Series:
+    by = conv_summary.set_index("layer")
+    return by[by.model == CE]["mean"] / by[by.model == MSE]["mean"]
+
+
+def conv_bounds_table(bounds: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 4 as a table: a row per conv layer, each head's bound (mean ± sd over seeds) and
+    the ratio of CE's mean bound to MSE's (the paper's comparison)."""
+    conv = conv_rows(bounds)
+    summary = over_seeds(conv, ["model", "layer"], value="bound")
+    layers = list(dict.fromkeys(conv.layer))
+    table = pd.DataFrame({"layer": layers, **{
+        m: [fmt(r["mean"], r["std"], 2) for _, r in summary[summary.model == m].set_index("layer")
+            .loc[layers].iterrows()] for m in HEAD_MODELS}})
+    ratio = _ce_over_mse(summary)
+    table["CE / MSE"] = [f"{ratio[l]:.2f}" for l in layers]
+    return table
+
+
+def _network_per_seed(bounds: pd.DataFrame) -> pd.DataFrame:
+    return bounds[bounds.in_chain].groupby(["model", "seed"]).bound.prod().reset_index()
+
+
+def network_bounds(bounds: pd.DataFrame) -> pd.DataFrame:
+    """Per head, the whole network's bound (the product of the chain's bounds) over seeds:
+    mean, std, ... and ``bound`` printed as ``mean ± sd``."""
+    whole = over_seeds(_network_per_seed(bounds), ["model"], value="bound")
+    whole["bound"] = [f"{m:.3g} ± {s:.2g}" for m, s in zip(whole["mean"], whole["std"].fillna(0))]
+    return whole
+
+
+def first_layer_table(first: pd.DataFrame) -> pd.DataFrame:
+    """Paper A's models: the first layer's norm per model and layer, ``mean ± sd`` over seeds."""
+    fa = over_seeds(first, ["model", "layer"], value="bound")
+    fa["bound"] = [fmt(m, s, 3) for m, s in zip(fa["mean"], fa["std"])]
+    return fa[["model", "layer", "bound"]]
+
+
+def verdicts(bounds: pd.DataFrame) -> pd.DataFrame:
+    """Paper B's Fig. 4 claims judged per seed on our bounds (the paper gives no numbers)."""
+    return judge_all(FIG4_CLAIMS, conv_bound_cells(bounds))
+
+
+# ------------------------------------------------------------------ the reading (computed)
+def conv_comparison_lines(bounds: pd.DataFrame) -> list[str]:
+    """For each head beside O:SOFTMAX:CE: at how many conv layers its bound is below CE's
+    beyond one sd over seeds (log10 of CE's over its), above, or neither, and the word
+    that says which head has the larger bounds."""
+    conv = conv_rows(bounds)
+    wide = conv.pivot_table(index=["layer", "seed"], columns="model", values="bound")
+    lines = []
+    for h in [m for m in HEAD_MODELS if m != CE and m in wide.columns and CE in wide.columns]:
+        per_layer = [mean_sd(g) for _, g in np.log10(wide[CE] / wide[h]).dropna().groupby(level="layer")]
+        below = sum(direction(m, s, "below", "above", "") == "below" for m, s in per_layer)
+        above = sum(direction(m, s, "below", "above", "") == "above" for m, s in per_layer)
+        n = len(per_layer)
+        word = ("mostly smaller than" if below > n / 2 else "mostly larger than" if above > n / 2
+                else "neither mostly smaller nor mostly larger than")
+        ratios = [10 ** m for m, _ in per_layer]
+        lines.append(f"{h}'s convolution bound is below {CE}'s at {below}, above it at {above} and within one sd "
+                     f"at {n - below - above} of {n} conv layers ({CE} / {h} from {min(ratios):.2f} to "
+                     f"{max(ratios):.2f}, geometric means over seeds): {h}'s conv bounds are {word} {CE}'s.")
+    return lines
+
+
+def network_comparison_lines(bounds: pd.DataFrame) -> list[str]:
+    """For each head beside O:SOFTMAX:CE: log10 of CE's whole-network bound over its, mean
+    ± sd over seeds, and whether its bound is the smaller, the larger or neither."""
+    wide = _network_per_seed(bounds).pivot(index="seed", columns="model", values="bound")
+    lines = []
+    for h in [m for m in HEAD_MODELS if m != CE and m in wide.columns and CE in wide.columns]:
+        m, s = mean_sd(np.log10(wide[CE] / wide[h]).dropna())
+        word = direction(m, s, "smaller than", "larger than", "not clearly smaller or larger than")
+        lines.append(f"Whole network: log10 of {CE}'s bound over {h}'s is {m:+.2f} ± {s:.2f} over {len(wide)} "
+                     f"seeds, so {h}'s bound is {word} {CE}'s.")
+    return lines
+
+
+def tightness_lines(bounds: pd.DataFrame) -> list[str]:
+    """How tight the conv bounds are (each layer's power-iteration estimate over its bound:
+    the true constant lies between the two) and how many factors the network's bound
+    multiplies (the chain's layers), with its range over heads."""
+    conv = conv_rows(bounds).dropna(subset=["estimate"])
+    lines = []
+    if len(conv):
+        r = conv.estimate / conv.bound
+        lines.append(f"The convolutions' power-iteration estimates (lower bounds) are {r.min():.2f} to {r.max():.2f} "
+                     f"times their upper bounds (median {r.median():.2f}, {len(r)} layer fits): each conv layer's "
+                     f"constant is pinned within a factor {1 / r.min():.2f}.")
+    chain = bounds[bounds.in_chain].groupby(["model", "seed"]).bound.agg(["size", "prod"])
+    if len(chain):
+        sizes = sorted(set(chain["size"]))
+        lines.append(f"The whole network's bound multiplies {' to '.join(str(n) for n in sizes)} factors, one per "
+                     f"layer of the chain, and comes to {chain['prod'].min():.3g} to {chain['prod'].max():.3g} over "
+                     "heads and seeds: a product like that says little about a single input, which is why the "
+                     "paper compares layer by layer.")
+    return lines
+
+
+def claim_lines(judged: pd.DataFrame) -> list[str]:
+    """Each Fig. 4 claim with where the paper makes it, its verdict and q in the claim's unit."""
+    units = {c.text: c.unit for c in FIG4_CLAIMS}
+    return [f"{v['where']}: {v['claim']}: **{v['verdict']}** (q = {v['mean']:.2f} ± {v['std']:.2f} "
+            f"{units.get(v['claim'], '')})" for _, v in judged.iterrows()]
+
+
+def reading(bounds: pd.DataFrame, judged: pd.DataFrame) -> list[str]:
+    """The notebook's reading, every number and direction computed: which head has the
+    larger conv and network bounds, how tight the bounds are, and each claim's verdict."""
+    whole = network_bounds(bounds)
+    return (conv_comparison_lines(bounds) + network_comparison_lines(bounds)
+            + ["Network bounds: " + ", ".join(f"{r.model} {r.bound}" for r in whole.itertuples()) + "."]
+            + tightness_lines(bounds) + claim_lines(judged))
+
+
+# ------------------------------------------------------------------ the report's section
+def section(d: Path, dataset: str, params: dict) -> Section | None:
+    """Fig. 4's conv bounds per layer and head, paper A's first layers, the computed
+    comparison and the claims, from the files in ``d`` (None when they are missing)."""
+    if not (d / f"{LAYER_BOUNDS_PER_SEED}.csv").is_file():
+        return None
+    bounds = pd.read_csv(d / f"{LAYER_BOUNDS_PER_SEED}.csv")
+    judged = verdicts(bounds)
+    table = conv_bounds_table(bounds).set_index("layer")
+    table.index.name = "conv layer"
+    lines = [(f"#### Paper B, Fig. 4: L2 Lipschitz upper bounds of the convolution layers, mean ± sd over "
+             f"{bounds.seed.nunique()} seeds (the paper gives a figure, no numbers)"), "", md_table(table), "",
+             " ".join(conv_comparison_lines(bounds) + network_comparison_lines(bounds)), ""]
+    if (d / f"{FIRST_LAYERS}.csv").is_file():
+        fa = pd.read_csv(d / f"{FIRST_LAYERS}.csv").set_index("model")
+        classes = params.get("paper_a_classes", [0, 1])
+        lines += [(f"Paper A's models, the L2 norm of the first (real-valued) layer, classes "
+                  f"{' vs '.join(str(c) for c in classes)}:"), "", md_table(fa), ""]
+    return Section(lines + [figures(d, [f"{FIG4}.png"]), "", "Claims (verdicts computed from the per-seed bounds):",
+                            "", verdict_table(judged), ""], [judged])

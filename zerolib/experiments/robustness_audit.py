@@ -42,28 +42,44 @@ through :mod:`zerolib.experiments.common.model_suite`, the networks through the 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from zerolib.experiments.common import model_suite as suite
+from zerolib._io import write_json
 from zerolib.attacks import FGSM, PGD, HopSkipJump, Square, SurrogatePGD
-from zerolib.attacks.audit import CATEGORIES, audit, fixed, minimal, noise
-from zerolib.experiments.common.substitutes import NetSubstitute, seed_and_attack_split, train_substitute
-from zerolib.experiments.common.cache import ModelCache
-from .loss_targets import HEAD_MODELS, fit_heads
+from zerolib.attacks.audit import CATEGORIES, AuditAttack, audit, fixed, minimal, noise
 from zerolib.losses import CodewordMSE, CrossEntropy, ScoreMargin
 from zerolib.models.interface import predict
-from zerolib._io import write_json
-from zerolib.experiments.common.summary import over_seeds, wide
-from zerolib.experiments.common.transfer import paper_attack
 
-__all__ = ["FAMILIES", "ZERO_ONE", "PAPER_A_SOURCES", "fit_families", "white_box_attacks", "score_module",
-           "label_only_starts", "distance_vs_queries", "audit_families", "audit_seed", "robust_table",
-           "adaptive_table", "comparison_at", "distance_table", "flag_table", "failed_flags", "reading"]
+from .common import model_suite as suite
+from .common.cache import ModelCache
+from .common.head_models import HEAD_MODELS, fit_heads
+from .common.markdown import Section, figures, md_table
+from .common.substitutes import NetSubstitute, seed_and_attack_split, train_substitute
+from .common.summary import over_seeds, wide
+from .common.transfer import paper_attack
+
+__all__ = ["NOTEBOOK", "FRAMES", "PER_SEED", "ROBUST", "PAPER_A_VS_WORST", "ADAPTIVE", "FLAGS", "DISTANCES",
+           "HSJ_CURVE", "TRANSFER_MATRIX", "READING", "FAMILIES", "ZERO_ONE", "PAPER_A_SOURCES", "fit_families",
+           "white_box_attacks", "score_module", "label_only_starts", "distance_vs_queries", "audit_families",
+           "audit_seed", "stack_seeds", "robust_table", "adaptive_table", "comparison_at", "distance_table",
+           "flag_table", "failed_flags", "hsj_curve_table", "transfer_matrix", "reading", "load_frames", "section"]
+
+NOTEBOOK = "robustness_audit"
+FRAMES = ("curves", "flags", "distances", "hsj_curve", "transfer")
+"""The frames one seed's audit returns (:func:`audit_families`)."""
+PER_SEED = {k: f"{k}_per_seed" for k in FRAMES}
+"""The file each frame is saved to, every seed's rows together with a ``seed`` column."""
+ROBUST, PAPER_A_VS_WORST, ADAPTIVE = "robust_accuracy", "paper_a_vs_worst", "adaptive"
+FLAGS, DISTANCES, HSJ_CURVE, TRANSFER_MATRIX = "flags", "distances", "hsj_distance_vs_queries", "transfer_matrix"
+READING = "reading"
+FIGURES = (f"{ROBUST}.png", f"{HSJ_CURVE}.png", f"{TRANSFER_MATRIX}.png")
 
 FAMILIES = ("SVM", "SCD01", "SCD01 votes", "MLP", "MLP01", "MLP01 votes", "MLP400", "LeNet",
             "SimpleNet80") + HEAD_MODELS
@@ -77,7 +93,8 @@ def fit_families(data, data_key: dict, seed: int, *, models: dict, n_votes: int,
                  nets: dict, heads: dict, device: str = "cpu", cache: ModelCache | None = None) -> dict:
     """``{family: fitted model}`` for one seed. ``data``/``data_key``: paper A's task;
     ``models``: paper A's settings (:func:`zerolib.experiments.common.model_suite.make_estimator`); ``n_votes``:
-    the SCD01 and MLP01 ensembles' votes (the single runs are :func:`zerolib.experiments.common.model_suite.fit_single`'s,
+    the SCD01 and MLP01 ensembles' votes (the single runs are
+    :func:`zerolib.experiments.common.model_suite.fit_single`'s,
     so the black-box notebook's cached models are these); ``net_data``/``net_key``: the networks' training rows;
     ``nets``: ``{"LeNet": {"name": "lenet", **train settings}, "SimpleNet80": ...}``;
     ``heads``: ``{"net", "train", "arch", "code_length", "code_seed"}`` of paper B's
@@ -215,6 +232,166 @@ def _levelled_off(rows: list[dict]) -> dict:
             "detail": f"median L2 {a['median']:.3f} -> {b['median']:.3f} on {b['rows']} rows", "category": "query budget"}
 
 
+@dataclass
+class _Setup:
+    """What every family's audit of one seed shares: the audited rows and the substitute's
+    seed points, the eps grid, the attacks' settings, and (filled by
+    :func:`_white_box_adversaries`) every family's white-box adversaries, judges and label memos."""
+
+    families: dict
+    x: torch.Tensor
+    y: torch.Tensor
+    x_seed: torch.Tensor
+    eps_values: list
+    eps_matrix: float
+    seed: int
+    hsj: dict
+    square: dict | None
+    noise_draws: int
+    hsj_budgets: tuple
+    hsj_rows: int
+    substitute: NetSubstitute
+    rounds: int
+    cap: int
+    lam: float
+    wb: dict = field(default_factory=dict)
+    paper_names: dict = field(default_factory=dict)
+    adv: dict = field(default_factory=dict)
+    judges: dict = field(default_factory=dict)
+    memos: dict = field(default_factory=dict)
+
+    @property
+    def bounded_eps(self) -> list[float]:
+        return [e for e in self.eps_values if e > 0]
+
+
+@dataclass
+class _FamilyAudit:
+    """One family's share of the seed's frames (see :func:`audit_families`)."""
+
+    curves: pd.DataFrame
+    flags: pd.DataFrame
+    distances: list[dict]
+    hsj_curve: list[dict]
+    substitute_queries: int
+
+
+def _setup(families: dict, x_test, y_test, *, eps_values, eps_matrix: float, seed: int, n_audit: int | None,
+           n_seed_points: int, substitute: NetSubstitute | None, hsj: dict | None, **settings) -> _Setup:
+    """The seed's shared state: the eps grid (with 0 and ``eps_matrix``), the test set split as
+    the black box splits it (:func:`seed_and_attack_split`), the default substitute."""
+    eps_values = sorted({float(e) for e in eps_values} | {0.0, float(eps_matrix)})
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families {sorted(unknown)}; expected some of {list(FAMILIES)}")
+    s_idx, a_idx = seed_and_attack_split(len(x_test), n_seed_points, seed, n_audit)
+    return _Setup(families=families, x=x_test[a_idx], y=torch.as_tensor(y_test)[a_idx].long(), x_seed=x_test[s_idx],
+                  eps_values=eps_values, eps_matrix=eps_matrix, seed=seed, substitute=substitute or NetSubstitute(),
+                  hsj=dict(hsj or {}), **settings)
+
+
+def _white_box_adversaries(s: _Setup, *, pgd_steps: int, surrogate: dict | None, progress: bool) -> None:
+    """Every family's white-box adversaries, made once (scored on itself and on every other
+    family), then each family's judge and label memo."""
+    for fam, model in tqdm(s.families.items(), desc="white-box adversaries", disable=not progress):
+        s.wb[fam] = white_box_attacks(fam, model, steps=pgd_steps, seed=s.seed, surrogate=surrogate)
+        s.paper_names[fam] = [a for a, (_, is_paper) in s.wb[fam].items() if is_paper]
+        s.adv[fam] = {a: {e: make(e)(s.x, s.y) for e in s.bounded_eps} for a, (make, _) in s.wb[fam].items()}
+    s.judges = {fam: judge(model) for fam, model in s.families.items()}
+    s.memos = {fam: LabelMemo(j) for fam, j in s.judges.items()}
+
+
+def _from_source(s: _Setup, fam: str, src: str, attacks, labels) -> AuditAttack:
+    """Source ``src``'s adversaries of ``attacks`` scored on ``fam`` (all must fail for an image to survive)."""
+    return fixed(f"from {src}", s.judges[fam], {e: [s.adv[src][a][e] for a in attacks] for e in s.bounded_eps},
+                 kind="transfer", labels=labels)
+
+
+def _substitute_attack(s: _Setup, model, labels) -> tuple[AuditAttack, int]:
+    """A Papernot substitute trained on ``model``'s labels, its FGSM adversaries; and its label queries."""
+    sub, queries = train_substitute(model, s.substitute, s.x_seed, n_classes=2, rounds=s.rounds, lam=s.lam,
+                                    cap=s.cap, seed=s.seed)
+    black = fixed("substitute", model, {e: s.substitute.adversaries(sub, s.x, s.y, e) for e in s.bounded_eps},
+                  labels=labels)
+    return black, queries
+
+
+def _score_and_noise_attacks(s: _Setup, fitted, model, labels) -> list[AuditAttack]:
+    """The Square attack on ``fitted``'s scores (unless disabled) and the uniform-noise baseline."""
+    extra = []
+    if s.square is not None:
+        _, loss = score_module(fitted)
+        extra.append(fixed("Square", model, {e: Square(model, e, loss=loss, seed=s.seed, **s.square)(s.x, s.y)
+                                             for e in s.bounded_eps}, kind="score", labels=labels))
+    if s.noise_draws:
+        extra.append(noise("uniform noise", model, draws=s.noise_draws, seed=s.seed))
+    return extra
+
+
+def _label_only_attacks(s: _Setup, model) -> tuple[dict, torch.Tensor, list[AuditAttack]]:
+    """HopSkipJump L2 and Linf (the attack objects, read back for the distances), their
+    starts from the attacker's own points, and the audit's minimal-adversary attacks."""
+    decision = {f"HSJ {n}": HopSkipJump(model, n, seed=s.seed, **s.hsj) for n in ("L2", "Linf")}
+    starts = label_only_starts(model, s.x, s.y, s.x_seed)
+    label_only = [minimal(name, model, partial(atk, x_init=starts), norm="Linf") for name, atk in decision.items()]
+    return decision, starts, label_only
+
+
+def _audit_family(s: _Setup, fam: str, fitted) -> _FamilyAudit:
+    """Every attack on family ``fam``: its curves (worst case, paper A's attacks alone,
+    transfer alone), its flags, HopSkipJump's distances and its distance-against-queries rows."""
+    model, labels = s.judges[fam], s.memos[fam]
+    differentiable = fam not in ZERO_ONE
+    own = [fixed(a, model, s.adv[fam][a], kind="white-box", labels=labels) for a in s.wb[fam]]
+    transfer = [_from_source(s, fam, src, s.adv[src], labels) for src in s.families if src != fam]
+    black, queries = _substitute_attack(s, model, labels)
+    extra = _score_and_noise_attacks(s, fitted, model, labels)
+    decision, starts, label_only = _label_only_attacks(s, model)
+    c, f = audit(model, s.x, s.y, own + extra + transfer + [black] + label_only, s.eps_values,
+                 differentiable=differentiable, collapse_max_eps=float(s.eps_matrix))
+    paper = [fixed(a, model, s.adv[fam][a], kind="white-box", labels=labels) for a in s.paper_names[fam]]
+    paper += [_from_source(s, fam, src, s.paper_names[src], labels)
+              for src in PAPER_A_SOURCES if src in s.families and src != fam]
+    pc = _worst_only(model, s.x, s.y, paper + [black], s.eps_values, differentiable, "paper A's attacks", "paper A")
+    tc = _worst_only(model, s.x, s.y, transfer, s.eps_values, differentiable, "transfer alone", "transfer alone") \
+        if transfer else None
+    rows = []
+    if s.hsj_budgets:
+        n = min(s.hsj_rows, len(s.x))
+        rows = distance_vs_queries(fam, model, s.x[:n], s.y[:n], starts[:n], budgets=s.hsj_budgets, seed=s.seed,
+                                   hsj=s.hsj)
+        f = pd.concat([f, pd.DataFrame([_levelled_off(rows)])], ignore_index=True)
+    return _FamilyAudit(curves=pd.concat([c, pc, tc], ignore_index=True).assign(family=fam), flags=f.assign(family=fam),
+                        distances=_distances(fam, decision, model, s.x, s.y), hsj_curve=rows,
+                        substitute_queries=queries)
+
+
+def _transfer_rows(s: _Setup) -> list[dict]:
+    """The transfer matrix at ``eps_matrix``: each target on each source's white-box adversaries
+    (an image survives only if every one of the source's attacks fails)."""
+    matrix = []
+    for src in s.families:
+        for tgt in s.families:
+            ok = s.memos[tgt](s.x) == s.y
+            for a in s.adv[src]:
+                ok &= s.memos[tgt](s.adv[src][a][float(s.eps_matrix)]) == s.y
+            matrix.append({"source": src, "target": tgt, "eps": float(s.eps_matrix),
+                           "accuracy": 100.0 * float(ok.double().mean())})
+    return matrix
+
+
+def _seed_frames(s: _Setup, audited: dict[str, _FamilyAudit]) -> dict[str, pd.DataFrame]:
+    """The families' audits gathered into the seed's frames (see :func:`audit_families`)."""
+    dist = pd.DataFrame([row for a in audited.values() for row in a.distances])
+    dist["substitute_queries"] = dist.family.map({fam: a.substitute_queries for fam, a in audited.items()})
+    hsj_curve = [row for a in audited.values() for row in a.hsj_curve]
+    return {"curves": pd.concat([a.curves for a in audited.values()], ignore_index=True),
+            "flags": pd.concat([a.flags for a in audited.values()], ignore_index=True),
+            "distances": dist, "hsj_curve": pd.DataFrame(hsj_curve, columns=["family", "queries", "rows", "median",
+                                                                             "success"]),
+            "transfer": pd.DataFrame(_transfer_rows(s))}
+
+
 def audit_families(families: dict, x_test, y_test, *, eps_values, eps_matrix: float, seed: int,
                    n_audit: int | None, n_seed_points: int, pgd_steps: int = 20, hsj: dict | None = None,
                    surrogate: dict | None = None, square: dict | None = None, noise_draws: int = 5,
@@ -244,79 +421,13 @@ def audit_families(families: dict, x_test, y_test, *, eps_values, eps_matrix: fl
       source's white-box adversaries (worst over the source's attacks, per image);
       the diagonal is the white-box worst case.
     """
-    eps_values = sorted({float(e) for e in eps_values} | {0.0, float(eps_matrix)})
-    bounded_eps = [e for e in eps_values if e > 0]
-    unknown = set(families) - set(FAMILIES)
-    if unknown:
-        raise ValueError(f"unknown families {sorted(unknown)}; expected some of {list(FAMILIES)}")
-    s_idx, a_idx = seed_and_attack_split(len(x_test), n_seed_points, seed, n_audit)
-    x, y = x_test[a_idx], torch.as_tensor(y_test)[a_idx].long()
-    x_seed = x_test[s_idx]
-    substitute = substitute or NetSubstitute()
-    hsj = dict(hsj or {})
-
-    # every family's white-box adversaries, made once: scored on itself and on every other family
-    wb, paper_names, adv = {}, {}, {}
-    bar = tqdm(families.items(), desc="white-box adversaries", disable=not progress)
-    for fam, model in bar:
-        wb[fam] = white_box_attacks(fam, model, steps=pgd_steps, seed=seed, surrogate=surrogate)
-        paper_names[fam] = [a for a, (_, is_paper) in wb[fam].items() if is_paper]
-        adv[fam] = {a: {e: make(e)(x, y) for e in bounded_eps} for a, (make, _) in wb[fam].items()}
-
-    curves, flags, dists, hsj_curve, sub_queries = [], [], [], [], {}
-    judges = {fam: judge(model) for fam, model in families.items()}
-    memos = {fam: LabelMemo(j) for fam, j in judges.items()}
-    for fam, fitted in tqdm(families.items(), desc="audit", disable=not progress):
-        model, labels = judges[fam], memos[fam]
-        differentiable = fam not in ZERO_ONE
-        own = [fixed(a, model, adv[fam][a], kind="white-box", labels=labels) for a in wb[fam]]
-        transfer = [fixed(f"from {src}", model, {e: [adv[src][a][e] for a in adv[src]] for e in bounded_eps},
-                          kind="transfer", labels=labels) for src in families if src != fam]
-        sub, sub_queries[fam] = train_substitute(model, substitute, x_seed, n_classes=2, rounds=rounds, lam=lam,
-                                                 cap=cap, seed=seed)
-        black = fixed("substitute", model, {e: substitute.adversaries(sub, x, y, e) for e in bounded_eps},
-                      labels=labels)
-        extra = []
-        if square is not None:
-            _, loss = score_module(fitted)
-            extra.append(fixed("Square", model, {e: Square(model, e, loss=loss, seed=seed, **square)(x, y)
-                                                 for e in bounded_eps}, kind="score", labels=labels))
-        if noise_draws:
-            extra.append(noise("uniform noise", model, draws=noise_draws, seed=seed))
-        decision = {f"HSJ {n}": HopSkipJump(model, n, seed=seed, **hsj) for n in ("L2", "Linf")}
-        starts = label_only_starts(model, x, y, x_seed)
-        label_only = [minimal(name, model, partial(atk, x_init=starts), norm="Linf") for name, atk in decision.items()]
-        c, f = audit(model, x, y, own + extra + transfer + [black] + label_only, eps_values,
-                     differentiable=differentiable, collapse_max_eps=float(eps_matrix))
-        paper = [fixed(a, model, adv[fam][a], kind="white-box", labels=labels) for a in paper_names[fam]]
-        paper += [fixed(f"from {src}", model, {e: [adv[src][a][e] for a in paper_names[src]] for e in bounded_eps},
-                        kind="transfer", labels=labels) for src in PAPER_A_SOURCES if src in families and src != fam]
-        pc = _worst_only(model, x, y, paper + [black], eps_values, differentiable, "paper A's attacks", "paper A")
-        tc = _worst_only(model, x, y, transfer, eps_values, differentiable, "transfer alone", "transfer alone") \
-            if transfer else None
-        if hsj_budgets:
-            n = min(hsj_rows, len(x))
-            rows = distance_vs_queries(fam, model, x[:n], y[:n], starts[:n], budgets=hsj_budgets, seed=seed, hsj=hsj)
-            hsj_curve += rows
-            f = pd.concat([f, pd.DataFrame([_levelled_off(rows)])], ignore_index=True)
-        curves.append(pd.concat([c, pc, tc], ignore_index=True).assign(family=fam))
-        flags.append(f.assign(family=fam))
-        dists += _distances(fam, decision, model, x, y)
-
-    matrix = []
-    for src in families:
-        for tgt in families:
-            ok = memos[tgt](x) == y
-            for a in adv[src]:
-                ok &= memos[tgt](adv[src][a][float(eps_matrix)]) == y
-            matrix.append({"source": src, "target": tgt, "eps": float(eps_matrix),
-                           "accuracy": 100.0 * float(ok.double().mean())})
-    dist = pd.DataFrame(dists)
-    dist["substitute_queries"] = dist.family.map(sub_queries)
-    return {"curves": pd.concat(curves, ignore_index=True), "flags": pd.concat(flags, ignore_index=True),
-            "distances": dist, "hsj_curve": pd.DataFrame(hsj_curve, columns=["family", "queries", "rows", "median",
-                                                                             "success"]),
-            "transfer": pd.DataFrame(matrix)}
+    s = _setup(families, x_test, y_test, eps_values=eps_values, eps_matrix=eps_matrix, seed=seed, n_audit=n_audit,
+               n_seed_points=n_seed_points, substitute=substitute, hsj=hsj, square=square, noise_draws=noise_draws,
+               hsj_budgets=hsj_budgets, hsj_rows=hsj_rows, rounds=rounds, cap=cap, lam=lam)
+    _white_box_adversaries(s, pgd_steps=pgd_steps, surrogate=surrogate, progress=progress)
+    audited = {fam: _audit_family(s, fam, fitted)
+               for fam, fitted in tqdm(families.items(), desc="audit", disable=not progress)}
+    return _seed_frames(s, audited)
 
 
 def _worst_only(model, x, y, attacks, eps_values, differentiable, name, kind) -> pd.DataFrame:
@@ -335,6 +446,16 @@ def audit_seed(families: dict, x_test, y_test, *, state_dir=None, **settings) ->
     if path is not None:
         write_json(path, {k: {"columns": list(v.columns), "data": v.values.tolist()} for k, v in frames.items()})
     return frames
+
+
+def stack_seeds(by_seed: dict[int, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """``{seed: audit_seed's frames}`` as one frame per kind, each row with its ``seed``:
+    the per-seed tables the notebook saves (:data:`PER_SEED`) and every table below reads."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for s, r in by_seed.items():
+        for k, v in r.items():
+            frames.setdefault(k, []).append(v.assign(seed=s))
+    return {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
 
 
 # ----------------------------------------------------------------- tables and reading
@@ -407,6 +528,20 @@ def distance_table(distances: pd.DataFrame) -> pd.DataFrame:
     med = wide(over_seeds(distances, ["family", "attack"], value="median"), "family", "attack", digits=3, rows=rows)
     succ = wide(over_seeds(distances, ["family", "attack"], value="success"), "family", "attack", rows=rows)
     return med.join(succ.add_suffix(" success %"))
+
+
+def hsj_curve_table(hsj_curve: pd.DataFrame) -> pd.DataFrame:
+    """Family x query budget: HopSkipJump L2's median distance (mean over seeds, 3 decimals);
+    where a row still falls at the largest budget, the audit's distances are upper bounds."""
+    curve = hsj_curve.groupby(["family", "queries"], sort=False)["median"].mean().unstack()
+    return curve.reindex(_families_in(hsj_curve)).round(3)
+
+
+def transfer_matrix(transfer: pd.DataFrame) -> pd.DataFrame:
+    """Source x target over every family: the target's accuracy on the source's white-box
+    adversaries at ``eps_matrix`` (mean over seeds, 1 decimal); the diagonal is the white-box worst case."""
+    tm = transfer.groupby(["source", "target"]).accuracy.mean().unstack()
+    return tm.reindex(index=list(FAMILIES), columns=list(FAMILIES)).round(1)
 
 
 def _mean_sd(curves: pd.DataFrame, attack: str, eps: float) -> dict[str, tuple[float, float]]:
@@ -505,7 +640,7 @@ def _label_only_lines(dist, hsj_curve, flags, fams) -> list[str]:
               f"distances are upper bounds still falling." if not_lev else
               (" In every family the median had levelled off at the largest budget." if len(lev) else ""))
     closer = l2[zo].min() > l2[cv].max()
-    return [f"**Label-only distances (HopSkipJump L2, median over correctly classified rows):** "
+    return ["**Label-only distances (HopSkipJump L2, median over correctly classified rows):** "
             + ", ".join(f"{f} {l2[f]:.2f}" for f in zo) + " for the 01-loss models against "
             + ", ".join(f"{f} {l2[f]:.2f}" for f in cv) + " for the convex ones; HopSkipJump broke "
             + ("every correctly classified row of every 01-loss model. " if succ[zo].min() >= 100 else
@@ -534,3 +669,80 @@ def _head_lines(curves, worst, flagged, fams, eps) -> list[str]:
                f"no MSE or codebook head keeps a gain over {ce} beyond the seeds' spread that is not flagged")
     return [f"**Do the MSE and codebook heads resist the adaptive attacks?** At eps {eps:g}: " + "; ".join(parts)
             + f"; {verdict}."]
+
+
+# ----------------------------------------------------------------- the report's section
+
+ATTACKS_RUN = ("Attacks: paper A's own (sign(w), hidden-node, FGSM); on the 01-loss models the surrogate-gradient PGD "
+               "(BPDA through tempered-sigmoid and straight-through stand-ins); PGD on each network's loss, on its "
+               "score margin and, for the codebook head, on the pre-tanh codeword margin; the score-based Square "
+               "attack; transfer from every other family; a Papernot substitute; HopSkipJump L2 and Linf "
+               "(label-only); a uniform-noise baseline. No paper number exists for these.")
+SETTINGS_SHOWN = ("n_audit", "n_votes", "n_train", "n_train_nets", "surrogate", "square", "hsj")
+
+
+def load_frames(d: Path) -> dict[str, pd.DataFrame] | None:
+    """The per-seed frames saved in ``d`` (None when curves, flags or distances are missing);
+    flags written before they had categories count as "attack strength"."""
+    files = {k: d / f"{PER_SEED[k]}.csv" for k in ("curves", "flags", "distances", "hsj_curve")}
+    if not all(files[k].is_file() for k in ("curves", "flags", "distances")):
+        return None
+    frames = {k: pd.read_csv(f) for k, f in files.items() if f.is_file()}
+    if "category" not in frames["flags"]:
+        frames["flags"]["category"] = "attack strength"
+    return frames
+
+
+def _eps_columns(df: pd.DataFrame, index_name: str) -> pd.DataFrame:
+    """A family x eps table with its eps columns written as numbers (0.3, not 0.300000)."""
+    df = df.copy()
+    df.columns = [f"{e:g}" for e in df.columns]
+    df.index.name = index_name
+    return df
+
+
+def _table_lines(frames: dict[str, pd.DataFrame], eps: float, params: dict) -> list[str]:
+    """The worst case over eps, the comparison at ``eps``, the adaptive attack, HopSkipJump's curve."""
+    curves, n = frames["curves"], frames["curves"].seed.nunique()
+    cmp_ = comparison_at(curves, frames["distances"], eps)
+    cmp_.index.name = "family"
+    settings = ", ".join(f"{k} {params[k]}" for k in SETTINGS_SHOWN if k in params)
+    task = " vs ".join(str(c) for c in params.get("classes", [0, 1]))
+    lines = [f"#### Beyond the papers: robustness audit, classes {task}, accuracy (%) under the worst case of all "
+             f"attacks per image, mean ± sd over {n} seeds", "", f"{ATTACKS_RUN} Settings: {settings}.", "",
+             md_table(_eps_columns(robust_table(curves), "family / Linf eps")), "",
+             f"At eps {eps:g}: paper A's attacks alone and transfer alone vs the worst case, and HopSkipJump's "
+             "median distance (L2 run: L2; Linf run: Linf):", "", md_table(cmp_), ""]
+    adaptive = adaptive_table(curves)
+    if len(adaptive):
+        lines += ["The adaptive attack on the 01-loss models, attack by attack:", "",
+                  md_table(_eps_columns(adaptive, "01-loss family: attack / Linf eps")), ""]
+    hc = frames.get("hsj_curve")
+    if hc is not None and len(hc):
+        curve = hsj_curve_table(hc)
+        curve.index.name = "HSJ L2 median / queries"
+        lines += [f"HopSkipJump L2's median distance against its query budget (mean over {n} seeds):", "",
+                  md_table(curve), ""]
+    return lines
+
+
+def _flag_lines(flags: pd.DataFrame) -> list[str]:
+    """The failed checks that bar a family's number, then every check."""
+    fl = flag_table(flags)
+    fl.index.name = "family / check [category] (seeds passing)"
+    failed = [f"- {f}: {'; '.join(v)}" for f, v in failed_flags(flags).items()] or ["- none"]
+    return (["Failed checks that keep a family's number from being read as robustness:", ""] + failed
+            + ["", "All checks (Carlini et al. 2019; each computed per seed):", "", md_table(fl), ""])
+
+
+def section(d: Path, dataset: str, params: dict) -> Section | None:
+    """Beyond the papers: every family's worst case beside paper A's attacks and transfer alone,
+    the adaptive attack on the 01-loss models, HopSkipJump's distances, the flags and the
+    computed reading, from the files in ``d``; ``eps_matrix`` etc. from the run's ``params``."""
+    frames = load_frames(d)
+    if frames is None:
+        return None
+    eps = float(params.get("eps_matrix", frames["curves"].eps.max()))
+    lines = _table_lines(frames, eps, params) + _flag_lines(frames["flags"])
+    lines += ["Reading (computed from the numbers):", ""] + [f"- {line}" for line in reading(frames, eps)]
+    return Section(lines + ["", figures(d, FIGURES), ""], [])

@@ -21,18 +21,29 @@ hidden nodes' sign activation: 1 where ``z > 0``, else 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from zerolib.models.exact import count_errors, min01_line
 
+from .common.markdown import Section, figures, md_table
+
 __all__ = [
-    "ToySet", "outlier_set", "hinge_line", "normal_angle", "fit_both", "distance_sweep",
+    "NOTEBOOK", "BOUNDARIES", "ERRORS", "SWEEP", "HIDDEN_SPACE", "CORNER", "CORNER_FINE", "FINE_STEPS",
+    "ToySet", "outlier_set", "hinge_line", "normal_angle", "fit_both", "errors_table", "distance_sweep",
     "HiddenNodes", "as_nodes", "CORNER_NODES", "CORNER_START", "HIDDEN_W", "HIDDEN_B",
     "hidden_coordinates", "hidden_side", "toward_corner", "corner_table",
+    "boundary_reading", "sweep_reading", "corner_reading", "reading", "section",
     "plot_boundaries", "plot_distance_sweep", "plot_hidden_space",
 ]
+
+NOTEBOOK = "toy_outliers"
+# the files the notebook writes (a table and a figure may share a name)
+BOUNDARIES, ERRORS, SWEEP = "fig2a_boundaries", "fig2a_errors", "fig2a_distance_sweep"
+HIDDEN_SPACE, CORNER, CORNER_FINE = "fig2b_hidden_space", "fig2b_corner_path", "fig2b_corner_path_fine"
+FINE_STEPS = 1001  # points on the walk to the corner in CORNER_FINE: where the logistic net flips, to 0.1 %
 
 # The toy set's geometry: class 0 uniform in [-GAP - WIDTH, -GAP] x [-H/2, H/2],
 # class 1 its mirror image; the outlier(s) of class 1 sit up and to the left.
@@ -121,6 +132,20 @@ def fit_both(data: ToySet, C: float = HINGE_C) -> dict:
         "errors_hinge": count_errors(w_h, b_h, data.X, data.y),
         "angle": normal_angle(exact.w, w_h),
     }
+
+
+def errors_table(fit: dict) -> pd.DataFrame:
+    """Fig. 2a's two lines from :func:`fit_both`: training errors, the unit normal and offset of
+    each, and the angle between their normals (the same on both rows)."""
+    lines = {"01 loss (exact)": (fit["exact"].w, fit["exact"].b), "hinge (SVM)": fit["hinge"]}
+    errors = {"01 loss (exact)": fit["errors_01"], "hinge (SVM)": fit["errors_hinge"]}
+    table = pd.DataFrame([
+        {"model": name, "training_errors": errors[name], "w1": w[0] / np.linalg.norm(w),
+         "w2": w[1] / np.linalg.norm(w), "b": b / np.linalg.norm(w)}
+        for name, (w, b) in lines.items()
+    ])
+    table["angle_between_normals_deg"] = fit["angle"]
+    return table
 
 
 def distance_sweep(
@@ -349,3 +374,130 @@ def plot_hidden_space(axes=None, U=CORNER_NODES, start=CORNER_START, fraction: f
             side = hidden_side(hidden_coordinates(p, nodes, act or "logistic"))
             ax.plot(*q, "o", ms=12, mfc="tab:red" if side == 1 else "tab:blue", mec="k", mew=1.5)
     return ax_in.figure
+
+
+# --------------------------------------------------------------------------- reading and report
+
+PAPER_FIG2A_ERRORS = {"01 loss (exact)": 1, "hinge (SVM)": 2}
+"""Training errors of the two lines in paper A's Fig. 2a picture (the outlier; the outlier and one more)."""
+APART_DEG = 1.0
+"""Normals at least this many degrees apart count as differently oriented boundaries."""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def boundary_reading(errors: pd.DataFrame, n_outliers: int) -> list[str]:
+    """Fig. 2a from :func:`errors_table`: each line's training errors beside the outliers and the
+    paper's picture, and how far apart the two normals (the adversarial directions) are."""
+    e = errors.set_index("model").training_errors.astype(int)
+    e01, eh = int(e["01 loss (exact)"]), int(e["hinge (SVM)"])
+    angle = float(errors.angle_between_normals_deg.iloc[0])
+    worse = "more than" if eh > e01 else "as many as" if eh == e01 else "fewer than"
+    paper = ("as in the paper's picture" if {"01 loss (exact)": e01, "hinge (SVM)": eh} == PAPER_FIG2A_ERRORS
+             else "the paper's picture has " + " and ".join(f"{k} {v}" for k, v in PAPER_FIG2A_ERRORS.items()))
+    apart = "differently oriented" if angle >= APART_DEG else "oriented alike"
+    return [f"The exact 01 line makes {_plural(e01, 'training error')} (the minimum over all lines) with "
+            f"{_plural(n_outliers, 'outlier')} in the set; the hinge line makes {_plural(eh, 'training error')}, "
+            f"{worse} the 01 line ({paper}).",
+            f"Their normals, hence the two models' adversarial directions (±w), are {angle:.1f}° apart: "
+            f"{apart} boundaries (the threshold is {APART_DEG:g}°)."]
+
+
+def _falls(distance: pd.Series, values: pd.Series) -> list[str]:
+    """The stretches of the sweep where ``values`` fall at every step, as "a to b" distance ranges."""
+    d, v = distance.to_numpy(), values.to_numpy()
+    runs: list[list[float]] = []
+    for i in range(len(v) - 1):
+        if v[i + 1] < v[i]:
+            if runs and runs[-1][1] == d[i]:
+                runs[-1][1] = d[i + 1]
+            else:
+                runs.append([d[i], d[i + 1]])
+    return [f"{a:g} to {b:g}" for a, b in runs]
+
+
+def sweep_reading(sweep: pd.DataFrame) -> list[str]:
+    """How each line moves as the outlier moves away (from :func:`distance_sweep`'s table):
+    the 01 line's largest tilt and its errors, the hinge line's tilt and errors from the nearest
+    distance to the farthest, where they fall back, and the angle between the two normals."""
+    s = sweep.sort_values("distance")
+    first, last = s.iloc[0], s.iloc[-1]
+    lo01, hi01 = int(s.errors_01.min()), int(s.errors_01.max())
+    errors01 = _plural(lo01, "training error") if lo01 == hi01 else f"{lo01} to {hi01} training errors"
+    lines = [f"Over outlier distances {first.distance:g} to {last.distance:g}, the 01 line tilts at most "
+             f"{s.tilt_01_deg.max():.1f}° from its clean-set line and makes {errors01}."]
+    word = "rises" if last.tilt_hinge_deg > first.tilt_hinge_deg else "falls"
+    back = _falls(s.distance, s.tilt_hinge_deg)
+    lines.append(f"The hinge line's tilt {word} from {first.tilt_hinge_deg:.1f}° at distance {first.distance:g} to "
+                 f"{last.tilt_hinge_deg:.1f}° at {last.distance:g}, "
+                 + (f"not steadily: it falls from distance {' and from '.join(back)}." if back else "at every step."))
+    more = s[s.errors_hinge > s.errors_01]
+    lines.append(f"Its training errors go from {int(first.errors_hinge)} to {int(last.errors_hinge)} (most "
+                 f"{int(s.errors_hinge.max())}); " + (f"it first makes more errors than the 01 line at distance "
+                                                       f"{more.distance.iloc[0]:g}." if len(more) else
+                                                       "it never makes more errors than the 01 line."))
+    lo, hi = float(s.angle_between_deg.min()), float(s.angle_between_deg.max())
+    holds = "holds" if lo >= APART_DEG else "does not hold at every distance"
+    lines.append(f"The two normals are {lo:.1f}° to {hi:.1f}° apart over the sweep: the paper's point (the two "
+                 f"losses orient their boundaries differently on data with a misclassified outlier) {holds} "
+                 f"in this toy (threshold {APART_DEG:g}°).")
+    return lines
+
+
+def _pair(row: pd.Series, prefix: str) -> str:
+    return f"({row[f'{prefix}_h_u']:.3f}, {row[f'{prefix}_h_v']:.3f})"
+
+
+def corner_reading(corner: pd.DataFrame) -> list[str]:
+    """Fig. 2b from :func:`corner_table` (any number of steps): where the logistic network flips
+    class on the walk to the corner, whether the point is then still inside the wedge where both
+    nodes are on, and what the sign coordinates do before and at the corner."""
+    start, end, before = corner.iloc[0], corner.iloc[-1], corner.iloc[:-1]
+    lines = [f"Along the walk the logistic coordinates go from {_pair(start, 'logistic')} to {_pair(end, 'logistic')} "
+             f"at the corner."]
+    flipped = corner.index[corner.logistic_class != start.logistic_class]
+    if len(flipped):
+        at = corner.index.get_loc(flipped[0])
+        row, prev = corner.iloc[at], corner.iloc[max(at - 1, 0)]
+        inside = bool(row.sign_h_u == 1 and row.sign_h_v == 1)
+        lines.append(f"The logistic network's class turns from {int(start.logistic_class)} to "
+                     f"{int(row.logistic_class)} between {prev.fraction:.1%} and {row.fraction:.1%} of the walk "
+                     f"(h = {_pair(row, 'logistic')} there), "
+                     + ("while the point is still strictly inside the wedge where u and v are both on: it flips "
+                        "without crossing u or v." if inside else "once the point has reached u or v."))
+    else:
+        lines.append(f"The logistic network keeps class {int(start.logistic_class)} all the way to the corner.")
+    signs = sorted({_pair(r, "sign") for _, r in before.iterrows()})
+    classes = sorted(set(before.sign_class.astype(int)))
+    lines.append(f"The sign coordinates are {' or '.join(signs)} at every point before the corner (class "
+                 f"{' or '.join(str(c) for c in classes)}) and {_pair(end, 'sign')} at the corner itself, where the "
+                 f"point reaches u and v (class {int(end.sign_class)}): "
+                 + ("with sign activations the class changes only where the point crosses a node's line."
+                    if len(signs) == 1 and len(classes) == 1 else
+                    "the sign network's class changes before the corner."))
+    return lines
+
+
+def reading(errors: pd.DataFrame, sweep: pd.DataFrame, corner: pd.DataFrame, n_outliers: int) -> list[str]:
+    """Fig. 2a, the distance sweep and Fig. 2b, each sentence computed from the tables."""
+    return boundary_reading(errors, n_outliers) + sweep_reading(sweep) + corner_reading(corner)
+
+
+def section(d: Path, dataset: str, params: dict) -> Section | None:
+    """Paper A's Fig. 2 rebuilt: the two lines' errors and normals, the computed reading and the
+    figures, from the files in ``d`` (the walk to the corner at the finest resolution saved)."""
+    needed = [d / f"{name}.csv" for name in (ERRORS, SWEEP, CORNER)]
+    if not all(f.is_file() for f in needed):
+        return None
+    errors, sweep = pd.read_csv(needed[0]), pd.read_csv(needed[1])
+    fine = d / f"{CORNER_FINE}.csv"
+    corner = pd.read_csv(fine if fine.is_file() else needed[2])
+    columns = {"training errors": errors.training_errors.astype(int).astype(str).to_numpy()}
+    columns.update({c: [f"{v:.3f}" for v in errors[k]] for c, k in (("w1", "w1"), ("w2", "w2"), ("b / ‖w‖", "b"))})
+    shown = pd.DataFrame(columns, index=pd.Index(errors.model, name="line"))
+    lines = ["#### Paper A, Fig. 2: toy 2D examples (exact 01-loss line vs hinge line; logistic vs sign hidden nodes)",
+             "", md_table(shown), "", "Reading (computed from the tables):", ""]
+    lines += [f"- {line}" for line in reading(errors, sweep, corner, int(params.get("n_outliers", 1)))]
+    return Section(lines + ["", figures(d, [f"{n}.png" for n in (BOUNDARIES, SWEEP, HIDDEN_SPACE)]), ""], [])

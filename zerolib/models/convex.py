@@ -147,7 +147,6 @@ class LinearSVMClassifier(VoteClassifier):
         split = StratifiedKFold(folds, shuffle=True, random_state=rng.randint(2**31 - 1))
         Xs, ys = X[torch.as_tensor(rows, device=X.device)], y_idx[rows]
         Y = self._labels(ys, device)  # (P, m)
-        Cs = [float(c) for c in self.Cs]
         masks = []
         for tr, _ in split.split(rows, ys):
             m = torch.zeros(len(rows), dtype=torch.float64, device=device)

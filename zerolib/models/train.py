@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from zerolib._checks import require
 from zerolib._io import atomic_write
 from zerolib.torchutil import resolve_device
 
@@ -39,21 +40,16 @@ __all__ = ["train", "load_checkpoint"]
 _FORMAT = 1  # checkpoint layout version
 
 
-def _check(cond: bool, message: str):
-    if not cond:
-        raise ValueError(message)
-
-
 def _tensors(data):
     """(x, y) tensors of a tuple, or None for a DataLoader / Dataset."""
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = (torch.as_tensor(np.asarray(a)) if isinstance(a, np.ndarray) else a for a in data)
-        _check(isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), "data must be (x, y) tensors")
-        _check(x.ndim >= 2 and x.is_floating_point(), f"x must be a float batch (N, ...), got {tuple(x.shape)} "
+        require(isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), "data must be (x, y) tensors")
+        require(x.ndim >= 2 and x.is_floating_point(), f"x must be a float batch (N, ...), got {tuple(x.shape)} "
                f"{x.dtype}")
-        _check(y.ndim == 1 and len(y) == len(x), f"y must have shape ({len(x)},) to match x, got {tuple(y.shape)}")
-        _check(len(x) > 0, "data is empty")
-        _check(bool(torch.isfinite(x).all()), "x contains NaN or inf")
+        require(y.ndim == 1 and len(y) == len(x), f"y must have shape ({len(x)},) to match x, got {tuple(y.shape)}")
+        require(len(x) > 0, "data is empty")
+        require(bool(torch.isfinite(x).all()), "x contains NaN or inf")
         return x, y
     return None
 
@@ -108,7 +104,7 @@ def _set_rng_state(state: dict, gen: torch.Generator, device: torch.device, data
 def load_checkpoint(path, device="cpu") -> dict:
     """A checkpoint written by :func:`train`, read safely (``weights_only=True``)."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
-    _check(isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT, f"{path} is not a zerolib training checkpoint")
+    require(isinstance(ckpt, dict) and ckpt.get("format") == _FORMAT, f"{path} is not a zerolib training checkpoint")
     return ckpt
 
 
@@ -140,19 +136,8 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             ``False`` starts afresh and overwrites it.
         progress: show a tqdm bar over the epochs.
     """
-    _check(isinstance(model, nn.Module), f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check(isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs >= 1,
-           f"epochs must be an integer >= 1, got {epochs!r}")
-    _check(isinstance(batch_size, numbers.Integral) and batch_size >= 1, f"batch_size must be >= 1, got {batch_size!r}")
-    _check(isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0, f"lr must be a positive number, got {lr!r}")
-    _check(isinstance(seed, numbers.Integral) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
-    if loss is None:
-        loss = getattr(model, "loss", None)
-    _check(callable(loss), "loss must be callable as loss(outputs, y); the model has no default .loss")
+    loss = _check_args(model, data, loss, epochs, batch_size, lr, seed)
     tensors = _tensors(data)
-    _check(tensors is not None or isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)),
-           f"data must be (x, y) tensors, a Dataset or a DataLoader, got {type(data).__name__}")
-
     device = resolve_device(device)
     model.to(device)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
@@ -164,31 +149,13 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         torch.manual_seed(int(seed))
         start, history = 0, []
         if path is not None and resume and path.exists():
-            ckpt = load_checkpoint(path, device)
-            _check(int(ckpt["seed"]) == int(seed), f"checkpoint {path} was written with seed {int(ckpt['seed'])}, "
-                   f"not {seed}; pass resume=False to start afresh")
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            _set_rng_state(ckpt["rng"], gen, device, data)
-            start, history = int(ckpt["epoch"]), [float(v) for v in ckpt["history"]]
-            _check(start <= epochs, f"checkpoint {path} already holds {start} epochs, more than epochs={epochs}")
-
+            start, history = _resume(path, model, opt, gen, device, data, seed, epochs)
         bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
         for epoch in bar:
             rate = lr * lr_gamma ** sum(epoch >= m for m in lr_milestones)
             for group in opt.param_groups:
                 group["lr"] = rate
-            model.train()
-            total, count = 0.0, 0
-            for xb, yb in _batches(data, tensors, int(batch_size), gen):
-                xb, yb = xb.to(device), yb.to(device)
-                value = loss(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                value.backward()
-                opt.step()
-                total += float(value.detach()) * len(xb)
-                count += len(xb)
-            history.append(total / max(count, 1))
+            history.append(_epoch(model, loss, opt, _batches(data, tensors, int(batch_size), gen), device))
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
                 ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "model": model.state_dict(),
@@ -197,3 +164,48 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
                 atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
     model.eval()
     return history
+
+
+def _check_args(model, data, loss, epochs, batch_size, lr, seed):
+    """The loss to train with, or a ValueError naming the first bad argument."""
+    require(isinstance(model, nn.Module), f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require(isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs >= 1,
+            f"epochs must be an integer >= 1, got {epochs!r}")
+    require(isinstance(batch_size, numbers.Integral) and batch_size >= 1, f"batch_size must be >= 1, got {batch_size!r}")
+    require(isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0, f"lr must be a positive number, got {lr!r}")
+    require(isinstance(seed, numbers.Integral) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
+    if loss is None:
+        loss = getattr(model, "loss", None)
+    require(callable(loss), "loss must be callable as loss(outputs, y); the model has no default .loss")
+    require(_tensors(data) is not None or isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)),
+            f"data must be (x, y) tensors, a Dataset or a DataLoader, got {type(data).__name__}")
+    return loss
+
+
+def _resume(path: Path, model, opt, gen, device, data, seed, epochs) -> tuple[int, list[float]]:
+    """Load the checkpoint at ``path`` into the model, optimizer and generators; return the
+    epochs it holds and their losses."""
+    ckpt = load_checkpoint(path, device)
+    require(int(ckpt["seed"]) == int(seed), f"checkpoint {path} was written with seed {int(ckpt['seed'])}, "
+            f"not {seed}; pass resume=False to start afresh")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"], gen, device, data)
+    start, history = int(ckpt["epoch"]), [float(v) for v in ckpt["history"]]
+    require(start <= epochs, f"checkpoint {path} already holds {start} epochs, more than epochs={epochs}")
+    return start, history
+
+
+def _epoch(model, loss, opt, batches, device) -> float:
+    """One pass over ``batches``; the mean training loss per row."""
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in batches:
+        xb, yb = xb.to(device), yb.to(device)
+        value = loss(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+        total += float(value.detach()) * len(xb)
+        count += len(xb)
+    return total / max(count, 1)

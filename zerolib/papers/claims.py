@@ -256,7 +256,7 @@ FIG7_CLAIMS = [
 
 
 # ------------------------------------------------------------------- paper B
-# Cells of zerolib.loss_targets.head_cells (ours, per seed) and zerolib.paper.head_cells.
+# Cells of zerolib.experiments.loss_targets.head_cells (ours, per seed) and zerolib.papers.numbers.head_cells.
 CE, MSE, CODEBOOK = "O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE"
 
 

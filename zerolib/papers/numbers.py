@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from zerolib.losses import PAPER_B_VARIANTS
 
-__all__ = ["TABLE_6_CELLS", "TABLE_I", "TABLE_II", "TABLE_III", "TABLE_III_EPS", "TABLE_IV", "BLACKBOX", "FIG7_PAIR", "paper_value",
+__all__ = ["TABLE_6_CELLS", "TABLE_I", "TABLE_II", "TABLE_III", "TABLE_III_EPS", "TABLE_IV", "BLACKBOX", "FIG7_PAIR",
+           "N_ITER", "N_VOTES", "paper_value",
            "table_i_cells", "table_iii_cells", "table_iv_cells", "blackbox_cells", "HEAD_MODELS", "TABLE_3", "TABLE_4",
            "TABLE_5", "TABLE_6", "TABLE_7", "grid_cells", "head_cells"]
 
@@ -67,6 +68,11 @@ BLACKBOX = {
 
 # Paper A, section III-E: the CIFAR10 class pair where MLP01 is most accurate.
 FIG7_PAIR = {"cifar10": (6, 8)}
+
+# Paper A, section III: the SCD iterations of its 01-loss models (SCD01 and MLP01), and
+# the votes of its ensembles.
+N_ITER = 1000
+N_VOTES = 32
 
 
 def paper_value(table: dict, dataset: str, *keys):
@@ -126,9 +132,9 @@ def _pct(table):
 
 
 # Paper B, Table 3: accuracy under untargeted white-box attacks, per (dataset, model,
-# attack) at the four grid values of zerolib.grid.UNTARGETED (in its order).
+# attack) at the four grid values of zerolib.experiments.common.attack_grid.UNTARGETED (in its order).
 # Paper B, Table 5: success rate of targeted white-box attacks (random targets), at the
-# four values of zerolib.grid.TARGETED. Both transcribed from the paper's text.
+# four values of zerolib.experiments.common.attack_grid.TARGETED. Both transcribed from the paper's text.
 TABLE_3 = _pct({
     "cifar10": {
         "O:SOFTMAX:CE": {"CW-L2": (0.022, 0.022, 0.022, 0.022), "MIM": (0.682, 0.043, 0.041, 0.041), "DeepFool": (0.159, 0.049, 0.034, 0.031), "BIM": (0.751, 0.053, 0.042, 0.042), "FGSM": (0.743, 0.291, 0.193, 0.139), "PGD": (0.301, 0.05, 0.041, 0.041)},
@@ -197,7 +203,7 @@ TABLE_7 = _pct({
 
 def grid_cells(table: dict, dataset: str, values: dict) -> dict | None:
     """Table 3 or 5 as {(model, attack, value): %}, ``values`` = {attack: the grid's
-    four values} (from zerolib.grid); None for a dataset the paper did not run."""
+    four values} (from zerolib.experiments.common.attack_grid); None for a dataset the paper did not run."""
     t = table.get(dataset)
     if t is None:
         return None

@@ -1,7 +1,7 @@
 """Run the study: every notebook of `notebooks/` on one parameter profile, via papermill.
 
     python -m zerolib.study run --profile quick [--notebooks toy_outliers ...] [--seeds 0 1 2] [--force]
-    python -m zerolib.study run --profile quick --workers 2     # in parallel on Dask (zerolib.cluster)
+    python -m zerolib.study run --profile quick --workers 2     # in parallel on Dask (zerolib.study.cluster)
     python -m zerolib.study list
     python -m zerolib.study report    # outputs/REPORT.md: every profile's tables beside the papers'
 
@@ -14,7 +14,7 @@ A profile is `params/<name>.yaml`:
     notebooks:           # per-notebook parameters; each must be declared by that notebook
       toy_outliers:
         n_per_class: 20
-    cluster:             # optional: the job-queue settings of `--cluster slurm` (zerolib.cluster)
+    cluster:             # optional: the job-queue settings of `--cluster slurm` (zerolib.study.cluster)
       jobs: 4
 
 Each notebook runs into `outputs/<profile>/<notebook>.ipynb`; its tables and figures go to
@@ -36,7 +36,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,7 +71,7 @@ class Profile:
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cluster: dict[str, Any] = field(default_factory=dict)   # the job-queue settings (zerolib.cluster)
+    cluster: dict[str, Any] = field(default_factory=dict)   # the job-queue settings (zerolib.study.cluster)
 
     @classmethod
     def load(cls, params_dir: Path, name: str) -> "Profile":

@@ -151,7 +151,7 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
 
     y = torch.as_tensor(y).long()
     if targeted and targets is None:
-        raise ValueError("a targeted grid needs targets (zerolib.grid.random_targets)")
+        raise ValueError("a targeted grid needs targets (zerolib.experiments.common.attack_grid.random_targets)")
     if targeted:
         targets = torch.as_tensor(targets).long()
         if targets.shape != y.shape:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from zerolib._io import write_json
+from zerolib.torchutil import resolve_device
 
 __all__ = ["cache_root", "cache_key", "ModelCache", "CacheEntryWarning"]
 
@@ -64,9 +65,11 @@ def _jsonable(value):
 
 def cache_key(estimator, data: dict[str, Any]) -> dict[str, Any]:
     """The key of ``estimator`` (unfitted, with its parameters) trained on ``data``
-    (a JSON-able description of the training rows). ``device`` and ``verbose`` are
-    left out: they do not change what is learned."""
+    (a JSON-able description of the training rows). The device enters as the kind it
+    resolves to (``"cpu"`` or ``"cuda"``): the two draw their random numbers differently,
+    so they learn different models from one seed. ``verbose`` is left out."""
     params = {k: v for k, v in estimator.get_params().items() if k not in ("device", "verbose")}
+    params["device"] = resolve_device(estimator.get_params().get("device", "auto")).type
     return _jsonable({"class": type(estimator).__name__, "params": params, "data": data})
 
 
@@ -214,7 +217,7 @@ class ModelCache:
             if fixed in args:
                 raise ValueError(f"model_args must not set {fixed!r}: it is fit_net's own argument")
         params = {"in_shape": list(in_shape), "n_classes": int(n_classes), "head": head, "seed": int(seed),
-                  "train": settings}
+                  "train": settings, "device": resolve_device(device).type}
         if args:  # only then, so the keys of networks cached before model_args existed stay valid
             params["model"] = args
         key = _jsonable({"class": f"net-{name}", "data": data, "params": params})

@@ -159,7 +159,6 @@ def pair_accuracies(data, name, settings, seed, *, pairs=None, n_per_class: int 
 
     import numpy as np
     import pandas as pd
-    import torch
     from sklearn.model_selection import train_test_split
     from tqdm.auto import tqdm
 

@@ -45,9 +45,10 @@ from zerolib._io import atomic_write, write_json
 
 from .markdown import num
 from .summary import fmt, over_seeds
+from .wording import trend
 
 __all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "train_substitute", "seed_and_attack_split",
-           "attack_targets", "CURVE_COLUMNS"]
+           "attack_targets", "CURVE_COLUMNS", "end_points", "curve_moves"]
 
 RECORD_COLUMNS = ["round", "n_train", "queries", "target_accuracy", "substitute_accuracy", "match_clean",
                   "match_adv"]
@@ -221,7 +222,7 @@ def train_substitute(target, substitute, x_seed, *, n_classes: int, rounds: int 
                      cap: int = 400, seed: int = 0):
     """The substitute of the last of ``rounds`` rounds of :func:`substitute_attack`'s
     loop (same seeds, same set growth), and the oracle queries it cost: for attacks
-    that need the final substitute only (zerolib.robustness makes its adversaries at
+    that need the final substitute only (the robustness audit makes its adversaries at
     every eps of a grid)."""
     if rounds < 1 or cap < 2 * len(x_seed) or lam <= 0:
         raise ValueError("need rounds >= 1, cap >= 2 * len(x_seed) and lam > 0")
@@ -306,3 +307,27 @@ def end_points(curves: pd.DataFrame, by: list[str], cells: dict | None) -> pd.Da
             row[f"{label}: paper"] = num((cells or {}).get(key + (0 if rnd == 0 else "last", "target_accuracy")))
         rows.append(row)
     return pd.DataFrame(rows).set_index("curve")
+
+
+# ----------------------------------------------------------------- how a curve moves
+def curve_moves(curves: pd.DataFrame, by: list[str], metrics=tuple(PERCENT_COLUMNS)) -> pd.DataFrame:
+    """Each curve's (a group of ``by``) first and last round of each metric, means over seeds,
+    and the word for the change (:func:`trend`): a row per curve and metric, curves in the
+    order of ``curves``. The target's accuracy starts at round 0 (the clean points); the
+    substitute's accuracy and the label matches at round 1, the first round with a substitute."""
+    rows = []
+    for metric in metrics:
+        start = 0 if metric == "target_accuracy" else 1
+        s = over_seeds(curves[curves["round"] >= start], list(by) + ["round"], value=metric)
+        for key, g in s.dropna(subset=["mean"]).groupby(list(by), sort=False):
+            g = g.sort_values("round")
+            key = key if isinstance(key, tuple) else (key,)
+            rows.append({**dict(zip(by, key)), "metric": metric, "first_round": int(g["round"].iloc[0]),
+                         "first": float(g["mean"].iloc[0]), "last_round": int(g["round"].iloc[-1]),
+                         "last": float(g["mean"].iloc[-1])})
+    columns = list(by) + ["metric", "first_round", "first", "last_round", "last"]
+    df = pd.DataFrame(rows, columns=columns)
+    df["trend"] = [trend(a, b) for a, b in zip(df["first"], df["last"])]
+    order = {k: i for i, k in enumerate(dict.fromkeys(map(tuple, curves[list(by)].values.tolist())))}
+    df["_curve"] = [order[tuple(k)] for k in df[list(by)].values.tolist()]
+    return df.sort_values(["_curve"], kind="stable").drop(columns="_curve").reset_index(drop=True)

@@ -313,6 +313,80 @@ class _Best:
 
 
 # ----------------------------------------------------------------------------------
+# The steps both trainers share: a sign flip after a full search, an accepted weight move,
+# and the best iterate as the estimator's result.
+
+
+def _flip_signs(d: torch.Tensor) -> torch.Tensor | None:
+    """-1 for the models whose full search chose the other direction (``d == 1``), else +1;
+    None when no model flips."""
+    flip = d == 1
+    return torch.where(flip, -1.0, 1.0) if bool(flip.any()) else None
+
+
+def _flip_rows(d: torch.Tensor, *tensors: torch.Tensor) -> None:
+    """Negate, in place, the rows (one per model) of ``tensors`` where ``d == 1``."""
+    sgn = _flip_signs(d)
+    if sgn is not None:
+        for t in tensors:
+            t.mul_(sgn[:, None])
+
+
+def _accepted(Jc, J0, co, ng, step, arM):
+    """The models whose best candidate move beats the full search (``Jc > J0``): the mask,
+    their indices, the chosen coordinates and the signed steps; None when none does."""
+    acc = Jc > J0
+    if not bool(acc.any()):
+        return None
+    ia = arM[acc]
+    return acc, ia, co[acc], torch.where(ng[acc], -step[ia], step[ia])
+
+
+def _begin(trainer, it: int):
+    """The start of iteration ``it`` of either trainer: a periodic resync of the projections,
+    the phase, the batch and the candidate coordinates (drawn in this order)."""
+    if it > 0 and it % trainer.cfg.resync_every == 0:
+        trainer.resync()
+    return _phase(it, trainer.cfg), trainer.prob.draw_batch(), trainer.prob.draw_cols(trainer.D, trainer.C)
+
+
+def _output_gains(prob: Problems, phase: int):
+    """The batch's class weights and the gain table of a search on the output's labels
+    (code 0: y = 0, code 1: y = 1) with its base."""
+    w1, w0 = prob.weights(phase, batch=True)
+    return w1, w0, torch.stack([w0, -w1], 1), prob.k1_t * w1
+
+
+def _norm_after(wold: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """The change of ||w||^2 when one weight goes from ``wold`` to ``wold + s`` (float64)."""
+    return 2.0 * wold.double() * s.double() + s.double() ** 2
+
+
+def _unit(w: torch.Tensor, theta: torch.Tensor, dim: int):
+    """``w`` scaled to unit norm along ``dim`` and the bias ``-theta`` scaled alike (CPU float32)."""
+    w = w.double()
+    n = torch.linalg.vector_norm(w, dim=dim).clamp(min=1e-300)
+    return (w / n.unsqueeze(dim)).float().cpu(), (-theta.double() / n).float().cpu()
+
+
+class _Trainer:
+    """What both trainers share: the loop over the iterations and the result, the best
+    iterate's unit-norm weights with when and how well it was found."""
+
+    def run(self) -> dict:
+        t_loop = time.perf_counter()
+        for it in _progress(self.cfg):
+            self.step(it)
+        if self.prob.device.type == "cuda":
+            torch.cuda.synchronize(self.prob.device)
+        t_loop = time.perf_counter() - t_loop
+        best = self.best
+        return {**self.best_weights(), "best_iter": best.it.cpu(), "train_accuracy": best.accuracy().cpu(),
+                "history": torch.stack(best.history).cpu() if best.history else torch.empty(0, 2),
+                "loop_time": t_loop}
+
+
+# ----------------------------------------------------------------------------------
 # SCD01
 
 
@@ -323,86 +397,73 @@ def train_linear(XT: torch.Tensor, prob: Problems, cfg: Config) -> dict:
     class 1 where ``x @ w + b > 0``, plus ``best_iter``, ``train_accuracy``, ``history``.
     """
     with _Threads(prob.device) as threads:
-        return _train_linear(XT, prob, cfg, threads)
+        return _LinearTrainer(XT, prob, cfg, threads).run()
 
 
-def _train_linear(XT, prob, cfg, threads) -> dict:
-    dev = prob.device
-    D, N = XT.shape
-    M = prob.M
-    C = min(cfg.n_candidates, D)
-    XT_np = XT.numpy() if XT.device.type == "cpu" else None
-    XTt = XT.t()
+class _LinearTrainer(_Trainer):
+    """The SCD01 loop for M models at once: per iteration a full threshold search, then the
+    best of ``n_candidates`` single-weight moves on a batch."""
 
-    # initial weights: N(0, 1), unit norm, one generator per model
-    w = torch.empty((M, D), dtype=torch.float32, device=dev)
-    for i in range(M):
-        v = prob.randn(i, D)
-        w[i] = v / torch.linalg.vector_norm(v).clamp(min=1e-30)
-    P = torch.empty((M, N), dtype=torch.float32, device=dev)
-    normsq = torch.empty(M, dtype=torch.float64, device=dev)
-
-    def resync():
+    def __init__(self, XT, prob: Problems, cfg: Config, threads):
+        dev = prob.device
+        self.XT, self.prob, self.cfg, self.threads = XT, prob, cfg, threads
+        self.D, N = XT.shape
+        M = prob.M
+        self.C = min(cfg.n_candidates, self.D)
+        self.XT_np = XT.numpy() if XT.device.type == "cpu" else None
+        self.XTt = XT.t()
+        # initial weights: N(0, 1), unit norm, one generator per model
+        self.w = torch.empty((M, self.D), dtype=torch.float32, device=dev)
         for i in range(M):
+            v = prob.randn(i, self.D)
+            self.w[i] = v / torch.linalg.vector_norm(v).clamp(min=1e-30)
+        self.P = torch.empty((M, N), dtype=torch.float32, device=dev)
+        self.normsq = torch.empty(M, dtype=torch.float64, device=dev)
+        self.resync()
+        self.theta = torch.zeros(M, dtype=torch.float32, device=dev)
+        self.best = _Best(prob, self.state())
+        self.arM = torch.arange(M, device=dev)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"w": self.w, "theta": self.theta, "normsq": self.normsq}
+
+    def resync(self) -> None:
+        """Recompute the projections (and renormalise a weight vector drifting in scale)."""
+        w = self.w
+        for i in range(self.prob.M):
             ns = float(torch.dot(w[i].double(), w[i].double()))
             if not (1e-4 < ns < 1e4):
                 w[i] /= math.sqrt(ns)
                 ns = float(torch.dot(w[i].double(), w[i].double()))
-            normsq[i] = ns
-            P[i] = torch.mv(XTt, w[i])
+            self.normsq[i] = ns
+            self.P[i] = torch.mv(self.XTt, w[i])
 
-    resync()
-    theta = torch.zeros(M, dtype=torch.float32, device=dev)
-    best = _Best(prob, {"w": w, "theta": theta, "normsq": normsq})
-    arM = torch.arange(M, device=dev)
-    t_loop = time.perf_counter()
-    for it in _progress(cfg):
-        if it > 0 and it % cfg.resync_every == 0:
-            resync()
-        phase = _phase(it, cfg)
-        batch = prob.draw_batch()
-        cols = prob.draw_cols(D, C)
-        w1, w0 = prob.weights(phase, batch=True)
-        gtab = torch.stack([w0, -w1], 1)  # code 0: y = 0, code 1: y = 1
-        base = prob.k1_t * w1
-        pb = P.gather(1, batch)
-        d, t, theta, J0 = K.full_search(pb, prob.codes_y, prob.pad, prob.n_real, gtab, base, 1)
-        flip = d == 1
-        if bool(flip.any()):
-            sgn = torch.where(flip, -1.0, 1.0)[:, None]
-            w.mul_(sgn)
-            P.mul_(sgn)
-            pb.mul_(sgn)
-        stepv = (cfg.step * normsq.sqrt()).float()
+    def step(self, it: int) -> None:
+        prob, cfg = self.prob, self.cfg
+        phase, batch, cols = _begin(self, it)
+        w1, w0, gtab, base = _output_gains(prob, phase)
+        pb = self.P.gather(1, batch)
+        d, t, self.theta, J0 = K.full_search(pb, prob.codes_y, prob.pad, prob.n_real, gtab, base, 1)
+        _flip_rows(d, self.w, self.P, pb)
+        stepv = (cfg.step * self.normsq.sqrt()).float()
         co, ng, tc, thc, Jc = _candidate_search(
-            pb, stepv, prob.codes_y, prob.pad, prob.n_real, t, gtab, base, 1, cfg, threads,
-            cols=cols, batch=batch, XT=XT, XT_np=XT_np,
+            pb, stepv, prob.codes_y, prob.pad, prob.n_real, t, gtab, base, 1, cfg, self.threads,
+            cols=cols, batch=batch, XT=self.XT, XT_np=self.XT_np,
         )
-        acc = Jc > J0
-        if bool(acc.any()):
-            ia = arM[acc]
-            j = cols[ia, co[acc]]
-            s = torch.where(ng[acc], -stepv[ia], stepv[ia])
-            wold = w[ia, j]
-            w[ia, j] = wold + s
-            normsq[ia] += 2.0 * wold.double() * s.double() + s.double() ** 2
-            P[ia] = P[ia] + XT[j] * s[:, None]
-            theta = torch.where(acc, thc, theta)
-        best.update(it, phase, P > theta[:, None], {"w": w, "theta": theta, "normsq": normsq})
+        moves = _accepted(Jc, J0, co, ng, stepv, self.arM)
+        if moves is not None:
+            acc, ia, c, s = moves
+            j = cols[ia, c]
+            wold = self.w[ia, j]
+            self.w[ia, j] = wold + s
+            self.normsq[ia] += _norm_after(wold, s)
+            self.P[ia] = self.P[ia] + self.XT[j] * s[:, None]
+            self.theta = torch.where(acc, thc, self.theta)
+        self.best.update(it, phase, self.P > self.theta[:, None], self.state())
 
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    t_loop = time.perf_counter() - t_loop
-    bw = best.state["w"].double()
-    nrm = torch.linalg.vector_norm(bw, dim=1).clamp(min=1e-300)
-    return {
-        "w": (bw / nrm[:, None]).float().cpu(),
-        "b": (-best.state["theta"].double() / nrm).float().cpu(),
-        "best_iter": best.it.cpu(),
-        "train_accuracy": best.accuracy().cpu(),
-        "history": torch.stack(best.history).cpu() if best.history else torch.empty(0, 2),
-        "loop_time": t_loop,
-    }
+    def best_weights(self) -> dict:
+        w, b = _unit(self.best.state["w"], self.best.state["theta"], 1)
+        return {"w": w, "b": b}
 
 
 # ----------------------------------------------------------------------------------
@@ -425,32 +486,53 @@ def train_mlp(XT: torch.Tensor, prob: Problems, cfg: Config) -> dict:
     ``b1`` (M, H), ``w2`` (M, H) unit norm, ``b2`` (M,), and bookkeeping.
     """
     with _Threads(prob.device) as threads:
-        return _train_mlp(XT, prob, cfg, threads)
+        return _MLPTrainer(XT, prob, cfg, threads).run()
 
 
-def _train_mlp(XT, prob, cfg, threads) -> dict:
-    dev = prob.device
-    D, N = XT.shape
-    M = prob.M
-    H = cfg.hidden
-    C = min(cfg.n_candidates, D)
-    XT_np = XT.numpy() if XT.device.type == "cpu" else None
+# hidden-node codes: code = y + 2 out0 + 4 out1 (the output with the node off, and on)
+_CODE_Y = (0, 1, 0, 1, 0, 1, 0, 1)
+_CODE_OUT0 = (0, 0, 1, 1, 0, 0, 1, 1)
+_CODE_OUT1 = (0, 0, 0, 0, 1, 1, 1, 1)
 
-    W1 = torch.empty((M, H, D), dtype=torch.float32, device=dev)
-    w2 = torch.empty((M, H), dtype=torch.float32, device=dev)
-    for i in range(M):
-        v = prob.randn(i, H, D)
-        W1[i] = v / torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp(min=1e-30)
-        u = prob.randn(i, H)
-        w2[i] = u / torch.linalg.vector_norm(u).clamp(min=1e-30)
-    Z = torch.empty((M, H, N), dtype=torch.float32, device=dev)
-    normsq1 = torch.empty((M, H), dtype=torch.float64, device=dev)
-    normsq2 = torch.empty(M, dtype=torch.float64, device=dev)
-    theta1 = torch.empty((M, H), dtype=torch.float32, device=dev)
-    theta2 = torch.zeros(M, dtype=torch.float32, device=dev)
 
-    def resync(first: bool = False):
+class _MLPTrainer(_Trainer):
+    """The MLP01 loop for M networks at once. Per iteration: the output node's full search
+    and weight moves, then one hidden node per network, searched and moved by the network's
+    output with the other nodes fixed."""
+
+    def __init__(self, XT, prob: Problems, cfg: Config, threads):
+        dev = prob.device
+        self.XT, self.prob, self.cfg, self.threads = XT, prob, cfg, threads
+        self.D, N = XT.shape
+        M, H = prob.M, cfg.hidden
+        self.H = H
+        self.C = min(cfg.n_candidates, self.D)
+        self.XT_np = XT.numpy() if XT.device.type == "cpu" else None
+        self.W1 = torch.empty((M, H, self.D), dtype=torch.float32, device=dev)
+        self.w2 = torch.empty((M, H), dtype=torch.float32, device=dev)
         for i in range(M):
+            v = prob.randn(i, H, self.D)
+            self.W1[i] = v / torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp(min=1e-30)
+            u = prob.randn(i, H)
+            self.w2[i] = u / torch.linalg.vector_norm(u).clamp(min=1e-30)
+        self.Z = torch.empty((M, H, N), dtype=torch.float32, device=dev)
+        self.normsq1 = torch.empty((M, H), dtype=torch.float64, device=dev)
+        self.normsq2 = torch.empty(M, dtype=torch.float64, device=dev)
+        self.theta1 = torch.empty((M, H), dtype=torch.float32, device=dev)
+        self.theta2 = torch.zeros(M, dtype=torch.float32, device=dev)
+        self.resync(first=True)
+        self.arM = torch.arange(M, device=dev)
+        self.best = _Best(prob, self.state())
+        self.cy, self.c0, self.c1 = (torch.tensor(c, device=dev) for c in (_CODE_Y, _CODE_OUT0, _CODE_OUT1))
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"W1": self.W1, "theta1": self.theta1, "w2": self.w2, "theta2": self.theta2}
+
+    def resync(self, first: bool = False) -> None:
+        """Recompute projections, hidden outputs and network outputs (renormalising weights
+        drifting in scale); on the first call, start each hidden threshold at its median."""
+        W1, w2, theta1 = self.W1, self.w2, self.theta1
+        for i in range(self.prob.M):
             ns = (W1[i].double() ** 2).sum(1)
             big = (ns <= 1e-4) | (ns >= 1e4)
             if bool(big.any()):
@@ -458,161 +540,139 @@ def _train_mlp(XT, prob, cfg, threads) -> dict:
                 W1[i] /= r[:, None].float()
                 theta1[i] /= r.float()
                 ns = (W1[i].double() ** 2).sum(1)
-            normsq1[i] = ns
-            Z[i] = torch.mm(W1[i], XT)
+            self.normsq1[i] = ns
+            self.Z[i] = torch.mm(W1[i], self.XT)
             ns2 = float((w2[i].double() ** 2).sum())
             if not (1e-4 < ns2 < 1e4):
                 w2[i] /= math.sqrt(ns2)
-                theta2[i] /= math.sqrt(ns2)
+                self.theta2[i] /= math.sqrt(ns2)
                 ns2 = float((w2[i].double() ** 2).sum())
-            normsq2[i] = ns2
+            self.normsq2[i] = ns2
         if first:
-            theta1.copy_(Z.median(dim=2).values)
+            theta1.copy_(self.Z.median(dim=2).values)
+        self.Hf = self.Z > theta1[..., None]
+        self.O = _ordered_sum(w2, self.Hf)
 
-    resync(first=True)
-    Hf = Z > theta1[..., None]
-    O = _ordered_sum(w2, Hf)
-    arM = torch.arange(M, device=dev)
-    state = lambda: {"W1": W1, "theta1": theta1, "w2": w2, "theta2": theta2}  # noqa: E731
-    best = _Best(prob, state())
-    # hidden-node codes: code = y + 2 out0 + 4 out1
-    cy = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1], device=dev)
-    c0 = torch.tensor([0, 0, 1, 1, 0, 0, 1, 1], device=dev)
-    c1 = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1], device=dev)
+    def output_search(self, batch, gtab, base):
+        """The output node's full threshold search on the batch (flipping w2 where the other
+        direction wins): the batch outputs and the search's results."""
+        prob = self.prob
+        ob = self.O.gather(1, batch)
+        d, t, th2, J0 = K.full_search(ob, prob.codes_y, prob.pad, prob.n_real, gtab, base, 1)
+        _flip_rows(d, self.w2, self.O, ob)
+        return ob, t, th2, J0
 
-    def hidden_full(node, batch, w1c, w0c, theta2):
-        """Full threshold search (both directions) of hidden node ``node[i]`` of
-        every model, scored by the network output with the other nodes fixed.
-        Flips the node's weights where the other direction wins."""
-        zk = Z[arM, node]  # (M, N)
-        hk = Hf[arM, node]
-        w2k = w2[arM, node]
-        O0 = O - torch.where(hk, w2k[:, None], 0.0)  # network output with h_k = 0
+    def hidden_codes(self, node, batch, w1c, w0c):
+        """What hidden node ``node[i]``'s threshold search scores: each batch row's code
+        (label, output with the node off, output with it on) and the gain table."""
+        prob, arM = self.prob, self.arM
+        hk = self.Hf[arM, node]
+        w2k = self.w2[arM, node]
+        O0 = self.O - torch.where(hk, w2k[:, None], 0.0)  # network output with h_k = 0
         O1 = O0 + w2k[:, None]  # ... with h_k = 1
-        o0b = (O0 > theta2[:, None]).gather(1, batch)
-        o1b = (O1 > theta2[:, None]).gather(1, batch)
+        o0b = (O0 > self.theta2[:, None]).gather(1, batch)
+        o1b = (O1 > self.theta2[:, None]).gather(1, batch)
         y_b = prob.codes_y.bool()
         codes = prob.codes_y + 2 * o0b.int() + 4 * o1b.int()
         if prob.pad is not None:
             codes = codes.masked_fill(prob.pad, 0)
-        # code = y + 2 out0 + 4 out1; a = w_y [out0 == y] (node below its threshold),
-        # b = w_y [out1 == y] (above)
+        # a = w_y [out0 == y] (node below its threshold), b = w_y [out1 == y] (above)
+        cy, c0, c1 = self.cy, self.c0, self.c1
         wy = torch.where(cy[None, :] == 1, w1c[:, None], w0c[:, None])  # (M, 8)
         gtab_h = wy * (c0 == cy).long()[None, :] - wy * (c1 == cy).long()[None, :]
         brow = torch.where(y_b, w1c[:, None], w0c[:, None]) * (o1b == y_b).long()
         if prob.pad is not None:
             brow = brow.masked_fill(prob.pad, 0)
-        base_h = brow.sum(1)
+        return codes, gtab_h, brow.sum(1), O0, O1
+
+    def hidden_search(self, node, batch, w1c, w0c):
+        """Full threshold search (both directions) of hidden node ``node[i]`` of every
+        network, scored by the network output with the other nodes fixed; flips the node's
+        weights where the other direction wins."""
+        arM = self.arM
+        zk = self.Z[arM, node]  # (M, N)
+        codes, gtab_h, base_h, O0, O1 = self.hidden_codes(node, batch, w1c, w0c)
         zb = zk.gather(1, batch)
-        d, t, th1, J0 = K.full_search(zb, codes, prob.pad, prob.n_real, gtab_h, base_h, 3)
-        flip = d == 1
-        if bool(flip.any()):
-            sgn = torch.where(flip, -1.0, 1.0)
-            W1[arM, node] = W1[arM, node] * sgn[:, None]
+        d, t, th1, J0 = K.full_search(zb, codes, self.prob.pad, self.prob.n_real, gtab_h, base_h, 3)
+        sgn = _flip_signs(d)
+        if sgn is not None:
+            self.W1[arM, node] = self.W1[arM, node] * sgn[:, None]
             zk.mul_(sgn[:, None])
             zb.mul_(sgn[:, None])
         return zk, zb, codes, gtab_h, base_h, t, th1, J0, O0, O1
 
-    def commit_hidden(node, zk, th1, O0, O1):
-        """Store node ``node[i]``'s projections and threshold; return the new output."""
-        Z[arM, node] = zk
-        theta1[arM, node] = th1
+    def commit_hidden(self, node, zk, th1, O0, O1) -> None:
+        """Store node ``node[i]``'s projections and threshold, and the new network output."""
+        arM = self.arM
+        self.Z[arM, node] = zk
+        self.theta1[arM, node] = th1
         hk_new = zk > th1[:, None]
-        Hf[arM, node] = hk_new
-        return torch.where(hk_new, O1, O0)
+        self.Hf[arM, node] = hk_new
+        self.O = torch.where(hk_new, O1, O0)
 
-    t_loop = time.perf_counter()
+    def first_thresholds(self, batch, w1c, w0c, gtab, base):
+        """First iteration: every hidden threshold by a full search, nodes in a random order
+        per network, then the output threshold again."""
+        order = self.prob.draw_perm(self.H)
+        for r in range(self.H):
+            nd = order[:, r].contiguous()
+            zk, _, _, _, _, _, th1, _, O0, O1 = self.hidden_search(nd, batch, w1c, w0c)
+            self.commit_hidden(nd, zk, th1, O0, O1)
+        ob, t, self.theta2, J0 = self.output_search(batch, gtab, base)
+        return ob, t, J0
 
-    for it in _progress(cfg):
-        if it > 0 and it % cfg.resync_every == 0:
-            resync()
-            Hf = Z > theta1[..., None]
-            O = _ordered_sum(w2, Hf)
-        phase = _phase(it, cfg)
-        batch = prob.draw_batch()
-        cols = prob.draw_cols(D, C)
-        node = prob.draw_node(H)
-        w1c, w0c = prob.weights(phase, batch=True)
-
-        # ---- output node: full search, then moves of each of its H weights
-        gtab = torch.stack([w0c, -w1c], 1)
-        base = prob.k1_t * w1c
-        ob = O.gather(1, batch)
-        d, t, th2, J0 = K.full_search(ob, prob.codes_y, prob.pad, prob.n_real, gtab, base, 1)
-        flip = d == 1
-        if bool(flip.any()):
-            sgn = torch.where(flip, -1.0, 1.0)
-            w2.mul_(sgn[:, None])
-            O.mul_(sgn[:, None])
-            ob.mul_(sgn[:, None])
-        theta2 = th2
-        if it == 0:
-            # first iteration: set every hidden threshold by a full search, nodes in
-            # a random order per model, then the output threshold again
-            order = prob.draw_perm(H)
-            for r in range(H):
-                nd = order[:, r].contiguous()
-                zk, _, _, _, _, _, th1, _, O0, O1 = hidden_full(nd, batch, w1c, w0c, theta2)
-                O = commit_hidden(nd, zk, th1, O0, O1)
-            ob = O.gather(1, batch)
-            d, t, theta2, J0 = K.full_search(ob, prob.codes_y, prob.pad, prob.n_real, gtab, base, 1)
-            flip = d == 1
-            if bool(flip.any()):
-                sgn = torch.where(flip, -1.0, 1.0)
-                w2.mul_(sgn[:, None])
-                O.mul_(sgn[:, None])
-                ob.mul_(sgn[:, None])
-        hb = Hf.gather(2, batch[:, None, :].expand(M, H, batch.shape[1]))
-        step2 = (cfg.step_output * normsq2.sqrt()).float()
+    def output_moves(self, ob, t, J0, batch, gtab, base) -> None:
+        """The best move of one of the output node's H weights, where it beats the search."""
+        prob, M = self.prob, self.prob.M
+        hb = self.Hf.gather(2, batch[:, None, :].expand(M, self.H, batch.shape[1]))
+        step2 = (self.cfg.step_output * self.normsq2.sqrt()).float()
         co, ng, tc, thc, Jc = _candidate_search(
-            ob, step2, prob.codes_y, prob.pad, prob.n_real, t, gtab, base, 1, cfg, threads, xc=hb.float(),
+            ob, step2, prob.codes_y, prob.pad, prob.n_real, t, gtab, base, 1, self.cfg, self.threads,
+            xc=hb.float(),
         )
-        acc = Jc > J0
-        if bool(acc.any()):
-            ia = arM[acc]
-            k2 = co[acc]
-            s = torch.where(ng[acc], -step2[ia], step2[ia])
-            wold = w2[ia, k2]
-            w2[ia, k2] = wold + s
-            normsq2[ia] += 2.0 * wold.double() * s.double() + s.double() ** 2
-            O[ia] = O[ia] + torch.where(Hf[ia, k2], s[:, None], 0.0)
-            theta2 = torch.where(acc, thc, theta2)
+        moves = _accepted(Jc, J0, co, ng, step2, self.arM)
+        if moves is not None:
+            acc, ia, k2, s = moves
+            wold = self.w2[ia, k2]
+            self.w2[ia, k2] = wold + s
+            self.normsq2[ia] += _norm_after(wold, s)
+            self.O[ia] = self.O[ia] + torch.where(self.Hf[ia, k2], s[:, None], 0.0)
+            self.theta2 = torch.where(acc, thc, self.theta2)
 
-        # ---- one hidden node per model, scored by the network's output
-        zk, zb, codes, gtab_h, base_h, t, th1, J0, O0, O1 = hidden_full(node, batch, w1c, w0c, theta2)
-        step1 = (cfg.step * normsq1[arM, node].sqrt()).float()
+    def hidden_moves(self, node, batch, cols, w1c, w0c) -> None:
+        """One hidden node per network: its full search, then the best of its weight moves."""
+        prob = self.prob
+        zk, zb, codes, gtab_h, base_h, t, th1, J0, O0, O1 = self.hidden_search(node, batch, w1c, w0c)
+        step1 = (self.cfg.step * self.normsq1[self.arM, node].sqrt()).float()
         co, ng, tc, thc, Jc = _candidate_search(
-            zb, step1, codes, prob.pad, prob.n_real, t, gtab_h, base_h, 3, cfg, threads,
-            cols=cols, batch=batch, XT=XT, XT_np=XT_np,
+            zb, step1, codes, prob.pad, prob.n_real, t, gtab_h, base_h, 3, self.cfg, self.threads,
+            cols=cols, batch=batch, XT=self.XT, XT_np=self.XT_np,
         )
-        acc = Jc > J0
-        if bool(acc.any()):
-            ia = arM[acc]
+        moves = _accepted(Jc, J0, co, ng, step1, self.arM)
+        if moves is not None:
+            acc, ia, c, s = moves
             na = node[acc]
-            j = cols[ia, co[acc]]
-            s = torch.where(ng[acc], -step1[ia], step1[ia])
-            wold = W1[ia, na, j]
-            W1[ia, na, j] = wold + s
-            normsq1[ia, na] += 2.0 * wold.double() * s.double() + s.double() ** 2
-            zk[ia] = zk[ia] + XT[j] * s[:, None]
+            j = cols[ia, c]
+            wold = self.W1[ia, na, j]
+            self.W1[ia, na, j] = wold + s
+            self.normsq1[ia, na] += _norm_after(wold, s)
+            zk[ia] = zk[ia] + self.XT[j] * s[:, None]
             th1 = torch.where(acc, thc, th1)
-        O = commit_hidden(node, zk, th1, O0, O1)
-        best.update(it, phase, O > theta2[:, None], state())
+        self.commit_hidden(node, zk, th1, O0, O1)
 
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    t_loop = time.perf_counter() - t_loop
-    bW1 = best.state["W1"].double()
-    n1 = torch.linalg.vector_norm(bW1, dim=2).clamp(min=1e-300)
-    bw2 = best.state["w2"].double()
-    n2 = torch.linalg.vector_norm(bw2, dim=1).clamp(min=1e-300)
-    return {
-        "W1": (bW1 / n1[..., None]).float().cpu(),
-        "b1": (-best.state["theta1"].double() / n1).float().cpu(),
-        "w2": (bw2 / n2[:, None]).float().cpu(),
-        "b2": (-best.state["theta2"].double() / n2).float().cpu(),
-        "best_iter": best.it.cpu(),
-        "train_accuracy": best.accuracy().cpu(),
-        "history": torch.stack(best.history).cpu() if best.history else torch.empty(0, 2),
-        "loop_time": t_loop,
-    }
+    def step(self, it: int) -> None:
+        prob = self.prob
+        phase, batch, cols = _begin(self, it)
+        node = prob.draw_node(self.H)
+        w1c, w0c, gtab, base = _output_gains(prob, phase)
+        ob, t, self.theta2, J0 = self.output_search(batch, gtab, base)
+        if it == 0:
+            ob, t, J0 = self.first_thresholds(batch, w1c, w0c, gtab, base)
+        self.output_moves(ob, t, J0, batch, gtab, base)
+        self.hidden_moves(node, batch, cols, w1c, w0c)
+        self.best.update(it, phase, self.O > self.theta2[:, None], self.state())
+
+    def best_weights(self) -> dict:
+        W1, b1 = _unit(self.best.state["W1"], self.best.state["theta1"], 2)
+        w2, b2 = _unit(self.best.state["w2"], self.best.state["theta2"], 1)
+        return {"W1": W1, "b1": b1, "w2": w2, "b2": b2}

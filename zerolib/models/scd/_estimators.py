@@ -93,7 +93,6 @@ class _SCDBase(VoteClassifier):
             entropy = int(rs)
         else:
             entropy = int(check_random_state(rs).randint(np.iinfo(np.int32).max))
-        self._entropy = entropy
         pos_class, seeds = [], []
         for c in range(n_problems):
             for v in votes:
