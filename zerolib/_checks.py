@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-__all__ = ["require", "check_nonneg", "check_positive", "check_int", "check_x", "check_y"]
+__all__ = ["require", "check_nonneg", "check_positive", "check_real", "check_int", "check_x", "check_y"]
 
 
 def require(condition: bool, message: str) -> None:
@@ -90,3 +90,16 @@ def check_y(y, n: int, n_classes: int | None = None) -> torch.Tensor:
     if n and n_classes is not None and int(y.max()) >= n_classes:
         raise ValueError(f"y must hold labels < {n_classes} (the number of classes), got {int(y.max())}")
     return y.long()
+
+
+def check_real(name: str, value, low: float = -math.inf, high: float = math.inf, *, low_open: bool = False,
+               high_open: bool = False) -> float:
+    """``value`` as a float, or a ValueError if it is not a finite number in the interval
+    from ``low`` to ``high`` (each end closed unless ``low_open`` / ``high_open``)."""
+    value = _as_real(name, value)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value:g}")
+    return value

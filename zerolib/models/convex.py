@@ -28,6 +28,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
+from zerolib._checks import check_int, check_positive, check_real
+
 from .votes import VoteClassifier, VoteLinear, VoteMLP, stratified_bootstrap
 from .squared_hinge import fit_squared_hinge
 
@@ -45,9 +47,11 @@ def _rows_of_vote(est, y_idx: np.ndarray, rng: np.random.RandomState) -> np.ndar
 
 
 def _positive(name, value, integer=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not np.isfinite(value):
-        raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+    """A ValueError naming ``name`` unless ``value`` is a positive number (integer if asked)."""
+    if integer:
+        check_int(name, value, 1)
+    else:
+        check_positive(name, value)
 
 
 class LinearSVMClassifier(VoteClassifier):
@@ -258,8 +262,7 @@ class MLPClassifier(VoteClassifier):
         for name in ("hidden", "epochs", "batch_size"):
             _positive(name, getattr(self, name), integer=True)
         _positive("lr", self.lr)
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        check_real("momentum", self.momentum, 0, 1, high_open=True)
         if self.multiclass not in self._MULTICLASS:
             raise ValueError(f"multiclass must be one of {self._MULTICLASS}, got {self.multiclass!r}")
 

@@ -58,6 +58,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from zerolib._checks import check_int
 from zerolib.torchutil import resolve_device
 
 __all__ = [
@@ -271,8 +272,7 @@ class VoteClassifier(ClassifierMixin, BaseEstimator):
 
     # -- input checks ----------------------------------------------------------
     def _check_common_params(self) -> torch.device:
-        if not _is_int(self.n_votes) or self.n_votes < 1:
-            raise ValueError(f"{type(self).__name__}: parameter n_votes must be an integer >= 1; got {self.n_votes!r}")
+        check_int(f"{type(self).__name__}: parameter n_votes", self.n_votes, 1)
         if not isinstance(self.verbose, (bool, numbers.Integral)):
             raise ValueError(f"{type(self).__name__}: parameter verbose must be a bool; got {self.verbose!r}")
         return resolve_device(self.device)

@@ -13,7 +13,6 @@ the class docstrings.
 
 from __future__ import annotations
 
-import math
 import time
 import numbers
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from zerolib._checks import check_int, check_positive, check_real
 from zerolib.models.votes import VoteClassifier, VoteLinear, VoteMLP, load
 
 from zerolib.models.scd import _engine
@@ -35,41 +35,27 @@ def vote_seed(entropy: int, problem: int, vote: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0])
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
 class _SCDBase(VoteClassifier):
     _other_arrays = ("history_",)
     _fitted_values = ("n_iter_", "fit_time_", "iter_time_")
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        name = type(self).__name__
         p = self.get_params()
 
-        def bad(param, what):
-            raise ValueError(f"{name}: parameter {param} must be {what}; got {p[param]!r}")
+        def param(key):
+            return f"{type(self).__name__}: parameter {key}"
 
-        if not _is_int(p["n_iter"]) or p["n_iter"] < 1:
-            bad("n_iter", "an integer >= 1")
-        if not _is_real(p["batch_fraction"]) or not (0 < p["batch_fraction"] <= 1):
-            bad("batch_fraction", "a number in (0, 1]")
-        if not _is_int(p["n_candidates"]) or p["n_candidates"] < 1:
-            bad("n_candidates", "an integer >= 1")
-        for s in ("step", "step_hidden", "step_output"):
-            if s in p and (not _is_real(p[s]) or not (p[s] > 0) or not math.isfinite(p[s])):
-                bad(s, "a finite number > 0")
-        if not _is_int(p["window"]) or p["window"] < 0:
-            bad("window", "an integer >= 0")
-        if not _is_real(p["balanced_fraction"]) or not (0 <= p["balanced_fraction"] <= 1):
-            bad("balanced_fraction", "a number in [0, 1]")
-        if "hidden" in p and (not _is_int(p["hidden"]) or p["hidden"] < 1):
-            bad("hidden", "an integer >= 1")
+        check_int(param("n_iter"), p["n_iter"], 1)
+        check_real(param("batch_fraction"), p["batch_fraction"], 0, 1, low_open=True)
+        check_int(param("n_candidates"), p["n_candidates"], 1)
+        for step in ("step", "step_hidden", "step_output"):
+            if step in p:
+                check_positive(param(step), p[step])
+        check_int(param("window"), p["window"], 0)
+        check_real(param("balanced_fraction"), p["balanced_fraction"], 0, 1)
+        if "hidden" in p:
+            check_int(param("hidden"), p["hidden"], 1)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
@@ -89,7 +75,7 @@ class _SCDBase(VoteClassifier):
         rs = self.random_state
         if rs is None:
             entropy = np.random.SeedSequence().entropy
-        elif _is_int(rs):
+        elif isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
             entropy = int(rs)
         else:
             entropy = int(check_random_state(rs).randint(np.iinfo(np.int32).max))
