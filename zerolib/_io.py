@@ -1,8 +1,11 @@
-"""Where a notebook's tables, figures and run record go, written so a crash never
-leaves a half-written file behind.
+"""Files written so a crash never leaves a half-written one behind, and the provenance
+that keys results: the one IO helper every layer may use.
 
-Every notebook gets an `output_dir` parameter from the study runner and hands its
-results to a `ResultDir`; the runner later lists that folder in the run record.
+- :func:`atomic_write` / :func:`write_json`: a file appears whole or not at all.
+- :class:`ResultDir`: a notebook's folder of tables, figures and JSON records (the study
+  runner passes it as the notebook's ``output_dir`` and lists it in the run record).
+- :func:`package_code_hash`: a hash of every source file of the package, so a code change
+  reruns the notebooks and invalidates results keyed by it.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ FAMILIES = ("SVM", "SCD01", "SCD01 votes", "MLP", "MLP01", "MLP01 votes", "MLP40
             "SimpleNet80") + HEAD_MODELS
 ZERO_ONE = ("SCD01", "SCD01 votes", "MLP01", "MLP01 votes")
 """The 01-loss families: no gradient, so no gradient-masking check applies to them."""
-PAPER_A_SOURCES = ("SVM", "SCD01", "MLP", "MLP01")
+PAPER_A_SOURCES = suite.MODEL_NAMES
 """The sources of paper A's white-box transfer (Table III)."""
 
 

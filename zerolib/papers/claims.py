@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .numbers import MODELS, TABLE_6_CELLS
+from .numbers import HEAD_MODELS, MODELS, TABLE_6_CELLS
 
 __all__ = ["Claim", "Verdict", "TABLE_I_CLAIMS", "TABLE_III_CLAIMS", "TABLE_IV_CLAIMS", "BLACKBOX_CLAIMS",
            "FIG6_CLAIMS", "FIG7_CLAIMS", "TABLE_3_CLAIMS", "TABLE_4_CLAIMS", "TABLE_5_CLAIMS", "TABLE_6_CLAIMS",
@@ -257,7 +257,7 @@ FIG7_CLAIMS = [
 
 # ------------------------------------------------------------------- paper B
 # Cells of zerolib.experiments.loss_targets.head_cells (ours, per seed) and zerolib.papers.numbers.head_cells.
-CE, MSE, CODEBOOK = "O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE"
+CE, MSE, CODEBOOK = HEAD_MODELS
 
 
 def _grid(c, setting, model):
