@@ -64,17 +64,18 @@ output_dir: str = "../outputs/dev/lipschitz"  # where tables and figures go (the
 
 # %%
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset
-from zerolib._io import ResultDir
+from zerolib import ResultDir, load_dataset
 from zerolib.experiments import lipschitz as experiment
 from zerolib.experiments.common import model_suite as suite
 from zerolib.experiments.common.cache import ModelCache
 from zerolib.experiments.common.head_models import HEAD_MODELS, fit_heads
 from zerolib.experiments.common.summary import over_seeds, seed_list
 from zerolib.experiments.lipschitz import first_layer_bounds, layer_bounds
+from zerolib.experiments.common.plots import BAND
 
 out = ResultDir(output_dir)
 cache = ModelCache()
@@ -125,8 +126,9 @@ axes[0].set_xticks(range(len(layers)), [l.replace("features.", "") for l in laye
 axes[0].set_yscale("log")
 axes[0].set_ylabel("L2 Lipschitz bound of the layer")
 axes[0].set_title(f"Fig. 4: convolution layers, {dataset}", fontsize=10)
-axes[0].legend(fontsize=6)
+axes[0].legend(fontsize=6, title=BAND, title_fontsize=6)
 axes[1].set_yscale("log")
+axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are counted
 axes[1].set_xlabel("layer (in the chain: concatenations stand for their dense layer)")
 axes[1].set_ylabel("product of the bounds up to the layer")
 axes[1].set_title("bound of the network up to each layer", fontsize=10)
@@ -159,11 +161,17 @@ display(fa)
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
+#
+# *holds*: the whole 95 % interval of the claim's quantity q is on the claim's side of its
+# threshold; *does not hold*: the whole interval on the other side; *unclear*: the interval
+# contains the threshold. The interval counts the seeds and the sampling of the test rows
+# (`zerolib.papers.intervals` states the model); `n` is seeds x rows. `paper` is the same
+# quantity on the paper's numbers.
 
 # %%
 verdicts = experiment.verdicts(bounds)
 out.table(verdicts, experiment.CLAIMS)
-display(verdicts[["where", "claim", "verdict", "mean", "std"]])
+display(verdicts[["where", "claim", "verdict", "mean", "lo", "hi", "n_seeds", "n_rows"]])
 
 # %% [markdown]
 # ## Reading

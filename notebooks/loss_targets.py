@@ -55,8 +55,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zerolib import load_dataset
-from zerolib._io import ResultDir
+from zerolib import ResultDir, load_dataset
 from zerolib.attacks import CodebookCWL2
 from zerolib.experiments import loss_targets as experiment
 from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, random_targets, thin
@@ -260,7 +259,7 @@ for number, title, m, ga, v, is_targeted in panels:
     else:
         atk = ga.build(model, v, loss=model.loss, targeted=is_targeted, seed=s0)
     adv = atk(xs, ts if is_targeted else ys)
-    fig, axes = plt.subplots(2, len(xs), figsize=(1.3 * len(xs), 3.0), squeeze=False)
+    fig, axes = plt.subplots(2, len(xs), figsize=(1.3 * len(xs), 3.6), squeeze=False)
     plot_adversaries(axes, xs, adv, predict(model, xs), predict(model, adv), data.classes,
                      title=title + (f" (targets: {', '.join(str(int(t)) for t in ts)})" if is_targeted else ""))
     fig.tight_layout()
@@ -268,11 +267,17 @@ for number, title, m, ga, v, is_targeted in panels:
 
 # %% [markdown]
 # ## The paper's claims, judged on our numbers
+#
+# *holds*: the whole 95 % interval of the claim's quantity q is on the claim's side of its
+# threshold; *does not hold*: the whole interval on the other side; *unclear*: the interval
+# contains the threshold. The interval counts the seeds and the sampling of the test rows
+# (`zerolib.papers.intervals` states the model); `n` is seeds x rows. `paper` is the same
+# quantity on the paper's numbers.
 
 # %%
-verdicts = experiment.verdicts(grids, clean, dataset)
+verdicts = experiment.verdicts(grids, clean, dataset, n_rows=len(data.x_test), n_attacked=n_attack or len(data.x_test))
 out.table(verdicts, experiment.CLAIMS)
-display(verdicts[["where", "claim", "verdict", "mean", "std", "paper", "paper_verdict"]])
+display(verdicts[["where", "claim", "verdict", "mean", "lo", "hi", "n_seeds", "n_rows", "paper", "paper_verdict"]])
 
 # %% [markdown]
 # ## Reading

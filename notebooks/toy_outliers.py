@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from zerolib._io import ResultDir
+from zerolib import ResultDir
 from zerolib.experiments import toy_outliers as toy
 
 out = ResultDir(output_dir)

@@ -19,10 +19,11 @@ BELOW = Claim("q below 10", "here", lambda c: c["q"], 10.0, -1)
 
 
 @pytest.mark.parametrize("values, above, below", [
-    ([12, 13, 14], HOLDS, FAILS),       # mean 13, sd 1: the whole band above 10
-    ([7, 8, 9], FAILS, HOLDS),          # mean 8, sd 1: the whole band below
-    ([9, 10, 12], UNCLEAR, UNCLEAR),    # mean 10.33, sd 1.53: the band straddles 10
-    ([11], HOLDS, FAILS),               # one seed: no spread, the mean decides
+    ([12, 13, 14], HOLDS, FAILS),       # mean 13, 95 % interval 13 ± 4.30 * 1 / sqrt(3) = [10.5, 15.5]
+    ([7, 7.5, 8], FAILS, HOLDS),        # 7.5 ± 4.30 * 0.5 / sqrt(3) = [6.3, 8.7]: the whole interval below
+    ([7, 8, 9], UNCLEAR, UNCLEAR),      # [5.5, 10.5] contains 10
+    ([9, 10, 12], UNCLEAR, UNCLEAR),
+    ([11], HOLDS, FAILS),               # one seed and no test rows: nothing to spread, the mean decides
 ])
 def test_verdict_rule(values, above, below):
     cells = [{"q": v} for v in values]
@@ -31,6 +32,24 @@ def test_verdict_rule(values, above, below):
     v = judge(ABOVE, cells)
     assert v.mean == pytest.approx(np.mean(values))
     assert v.std == pytest.approx(np.std(values, ddof=1) if len(values) > 1 else 0.0)
+    if len(values) > 1:  # Student's t over the seeds when no test rows are counted
+        from scipy import stats
+        half = stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+        assert (v.lo, v.hi) == pytest.approx((np.mean(values) - half, np.mean(values) + half))
+
+
+def test_test_rows_widen_the_interval_to_the_binomial_one():
+    """One seed, q one accuracy cell of 13 % on n rows: the interval is the normal one for a
+    binomial proportion, 13 ± 1.96 sqrt(13 * 87 / n) (within the parametric bootstrap's error)."""
+    for n in (100, 2000):
+        v = judge(ABOVE, [{"q": 13.0}], n_rows=n)
+        half = 1.96 * np.sqrt(13 * 87 / n)
+        assert (v.hi - v.lo) / 2 == pytest.approx(half, rel=0.15)
+        assert v.n_rows == n
+    assert judge(ABOVE, [{"q": 13.0}], n_rows=100).verdict == UNCLEAR   # 13 ± 6.6 contains 10
+    assert judge(ABOVE, [{"q": 13.0}], n_rows=2000).verdict == HOLDS    # 13 ± 1.5 does not
+    not_rows = Claim("a bound above 10", "here", lambda c: c["q"], 10.0, +1, over_rows=False)
+    assert judge(not_rows, [{"q": 13.0}], n_rows=100).n_rows is None
 
 
 def test_missing_cells_raise():
@@ -160,3 +179,24 @@ def test_report_shows_the_audit_worst_case_beside_paper_a_and_the_flags(tmp_path
     assert "- MLP01: the largest eps reaches 0 % (attack strength, failed in 1/2 seeds)" in text
     assert "no failed broken-model or attack-strength check: SVM." in text
     assert "MLP01 21.0 % vs MLP" not in text
+
+
+def test_findings_page_puts_real_datasets_first_and_names_the_reductions_where_verdicts_differ():
+    from zerolib.study.report import findings
+
+    def frame(profile, dataset, verdict, paper_verdict, reductions):
+        return pd.DataFrame([{"claim": "q above 10", "where": "A, Table I", "verdict": verdict, "mean": 12.0,
+                              "std": 1.0, "lo": 10.5, "hi": 13.5, "n_seeds": 3, "n_rows": 2000, "paper": 15.0,
+                              "paper_verdict": paper_verdict, "experiment": "clean_accuracy", "profile": profile,
+                              "dataset": dataset, "setting": "n_votes 8", "reductions": reductions}])
+
+    verdicts = pd.concat([frame("mnist-cpu", "mnist", "holds", "holds", "n_votes: paper 32 votes"),
+                          frame("cifar10-cpu", "cifar10", "unclear", "holds", "n_votes: paper 32 votes"),
+                          frame("quick", "digits", "does not hold", None, "")], ignore_index=True)
+    lines = "\n".join(findings(verdicts)).splitlines()
+    table = [line for line in lines if line.startswith("| A, Table I")]
+    assert len(table) == 1 and "digits" not in "\n".join(lines)           # quick leaves the headline
+    row = table[0]
+    assert "**holds** 12.0 [10.5, 13.5] (n 3 seeds x 2000 rows); paper: holds" in row
+    assert "cifar10: n_votes: paper 32 votes" in row and "mnist: n_votes" not in row   # only where they differ
+    assert "- clean_accuracy, mnist: n_votes 8" in lines

@@ -65,6 +65,34 @@ def test_run_passes_profile_parameters_and_writes_a_record(project: Path):
     assert record["files"] == ["value.csv"]
     assert {"torch", "python", "papermill"} <= set(record["versions"])
     assert "commit" in record["git"] and "cpu_count" in record["device"]
+    assert record["device"]["cpu_model"] and record["device"]["torch_threads"] >= 1
+    # the notebook's own defaults as source text, so a reader has every setting of the run
+    assert set(record["defaults"]) == study.declared_parameters(project / "notebooks" / "writer.ipynb")
+
+
+def test_reduced_settings_are_read_from_the_profile_comments():
+    text = """description: x
+defaults:
+  n_seeds: 3         # three seeds
+  dataset: mnist
+notebooks:
+  clean_accuracy:
+    n_votes: 8              # REDUCED: paper 32 votes
+    models:
+      SCD01: {n_iter: 200}  # REDUCED: paper 1000 iterations
+      MLP: {epochs: 200}   # not a reduction
+  blackbox:
+    n_seeds: 2   # REDUCED: 2 seeds
+"""
+    found = study.reduced_settings(text)
+    assert found == {"notebooks.clean_accuracy.n_votes": "paper 32 votes",
+                     "notebooks.clean_accuracy.models.SCD01": "paper 1000 iterations",
+                     "notebooks.blackbox.n_seeds": "2 seeds"}
+    profile = study.Profile(name="x", reductions=found)
+    assert profile.reductions_for("clean_accuracy") == {"n_votes": "paper 32 votes",
+                                                        "models.SCD01": "paper 1000 iterations"}
+    assert profile.reductions_for("blackbox") == {"n_seeds": "2 seeds"}
+    assert profile.with_seeds([0, 1, 2]).reductions_for("blackbox") == {"n_seeds": "2 seeds"}
 
 
 def test_rerun_skips_until_parameters_change_or_forced(project: Path):

@@ -197,8 +197,11 @@ def test_blackbox_claims_on_known_curves():
     # multiclass 30 - 25 = 5: not above 10; the paper's stated difference is 24
     assert v.verdict[1] == "does not hold" and v.paper[1] == pytest.approx(24)
     assert v.verdict[2] == HOLDS and v["mean"][2] == pytest.approx(1)  # 30 - 29
-    # SCD01 substitute: 90 - (85 + seed) is 5 or 4 < 10; match 95 - 40 = 55 > 10
-    assert v.verdict[3] == HOLDS and v["mean"][3] == pytest.approx(4.5)
+    # SCD01 substitute: 90 - (85 + seed) is 5 or 4 < 10, but with two seeds the 95 % interval is
+    # 4.5 ± 12.71 * 0.5 = [-1.9, 10.9] (Student's t, 1 degree of freedom): it reaches 10, unclear
+    assert v.verdict[3] == "unclear" and v["mean"][3] == pytest.approx(4.5)
+    assert (v.lo[3], v.hi[3]) == pytest.approx((4.5 - 12.7062 * 0.5, 4.5 + 12.7062 * 0.5), rel=1e-4)
+    # match 95 - 40 = 55 > 10
     assert v.verdict[4] == HOLDS and v["mean"][4] == pytest.approx(55)
 
 
@@ -221,7 +224,8 @@ def test_a_claim_without_its_cells_is_not_measured():
     ends = {("binary", "MLP", "MLP01"): 58.0, ("binary", "MLP", "MLP"): 7.0}
     ends.update({("binary", "SCD01", m): 85.0 for m in paper.MODELS})
     v = judge_all(BLACKBOX_CLAIMS, curve_cells(curves_of(ends)))
-    assert v.verdict.tolist() == [HOLDS, "not measured", "not measured", HOLDS, HOLDS]
+    # (the SCD01 substitute's drop, 5 and 4 on the two seeds, is unclear: its interval reaches 10)
+    assert v.verdict.tolist() == [HOLDS, "not measured", "not measured", "unclear", HOLDS]
 
 
 def test_table_iv_claims_on_the_papers_own_table():

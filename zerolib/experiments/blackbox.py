@@ -19,7 +19,7 @@ from zerolib.papers import numbers as paper
 from zerolib.papers.claims import BLACKBOX_CLAIMS, curve_cells, judge_all
 
 from .common import model_suite as suite
-from .common.markdown import Section, figures, md_table, verdict_table
+from .common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from .common.substitutes import attack_targets, curve_moves, end_points
 from .common.wording import moved
 from .common.summary import over_seeds
@@ -108,16 +108,14 @@ def end_points_beside_paper(ends: pd.DataFrame, rounds: int) -> pd.DataFrame:
     return _with_when(ends, rounds).dropna(subset=["paper"])[CURVE + ["when", "mean", "std", "paper"]]
 
 
-def verdicts(curves: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def verdicts(curves: pd.DataFrame, dataset: str, n_rows=None) -> pd.DataFrame:
     """Paper A's claims about Figs. 3-5, judged on the per-seed curves and on the paper's numbers."""
-    return judge_all(BLACKBOX_CLAIMS, curve_cells(curves), paper.blackbox_cells(dataset))
+    return judge_all(BLACKBOX_CLAIMS, curve_cells(curves), paper.blackbox_cells(dataset), n_rows)
 
 
 # ----------------------------------------------------------------- the reading
 def _verdict_lines(judged: pd.DataFrame) -> list[str]:
-    return [f"{v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-            + (f"; paper q = {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
-            for _, v in judged.iterrows()]
+    return verdict_lines(judged)
 
 
 def curve_lines(curves: pd.DataFrame) -> list[str]:
@@ -171,7 +169,7 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
     if not (d / f"{PER_SEED}.csv").is_file():
         return None
     curves = pd.read_csv(d / f"{PER_SEED}.csv")
-    judged = verdicts(curves, dataset)
+    judged = verdicts(curves, dataset, saved_rows(d / f"{CLAIMS}.csv"))
     df = end_points(curves, CURVE, paper.blackbox_cells(dataset))
     df.index.name = "task / substitute / target"
     lines = [f"#### Figs. 3-5: substitute-model black box, accuracy (%) on the adversaries, mean ± sd over "

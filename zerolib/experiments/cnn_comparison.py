@@ -18,7 +18,7 @@ from zerolib.papers import numbers as paper
 from zerolib.papers.claims import FIG7_CLAIMS, curve_cells, judge_all
 
 from .common import model_suite as suite
-from .common.markdown import Section, figures, md_table, verdict_table
+from .common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from .common.substitutes import attack_targets, curve_moves, end_points
 from .common.wording import moved, trend
 from .common.summary import fmt, over_seeds
@@ -115,9 +115,9 @@ def curves_summary(curves: pd.DataFrame) -> pd.DataFrame:
     return over_seeds(curves, ["target", "round"], value="target_accuracy")
 
 
-def verdicts(curves: pd.DataFrame) -> pd.DataFrame:
+def verdicts(curves: pd.DataFrame, n_rows=None) -> pd.DataFrame:
     """Paper A's claims about Fig. 7, judged on the per-seed curves (the paper states no numbers)."""
-    return judge_all(FIG7_CLAIMS, curve_cells(curves))
+    return judge_all(FIG7_CLAIMS, curve_cells(curves), n_rows=n_rows)
 
 
 # ----------------------------------------------------------------- the reading
@@ -161,7 +161,7 @@ def mlp01_beside_others(curves: pd.DataFrame) -> list[str]:
 def reading(curves: pd.DataFrame, judged: pd.DataFrame) -> list[str]:
     """The claims' verdicts, MLP01 beside the other targets after the last round, the drops and
     how every curve moved, all computed from ``curves`` (per seed) and their verdicts ``judged``."""
-    lines = [f"{v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f})" for _, v in judged.iterrows()]
+    lines = verdict_lines(judged)
     return lines + mlp01_beside_others(curves) + [drop_line(curves)] + curve_lines(curves)
 
 
@@ -170,7 +170,7 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
     if not (d / f"{PAIRS}.csv").is_file() or not (d / f"{PER_SEED}.csv").is_file():
         return None
     pairs, curves = pd.read_csv(d / f"{PAIRS}.csv"), pd.read_csv(d / f"{PER_SEED}.csv")
-    judged = verdicts(curves)
+    judged = verdicts(curves, saved_rows(d / f"{CLAIMS}.csv"))
     top = pd.DataFrame({"MLP01 validation (%)": [fmt(m, s) for m, s in zip(pairs.validation_accuracy_mean,
                                                                          pairs.validation_accuracy_std)],
                         "MLP01 test (%)": [fmt(m, s) for m, s in zip(pairs.test_accuracy_mean,

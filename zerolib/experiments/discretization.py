@@ -25,7 +25,7 @@ from zerolib.papers.claims import (
 )
 
 from .common import model_suite as suite
-from .common.markdown import Section, figures, md_table, verdict_table
+from .common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from .common.substitutes import attack_targets, end_points
 from .common.summary import long_form, over_seeds, wide
 from .common.transfer import paper_attack, transfer_cells, transfer_table
@@ -115,10 +115,11 @@ def curve_summary(curves: pd.DataFrame) -> pd.DataFrame:
     return over_seeds(curves, ["setting", "target", "round"], value="target_accuracy")
 
 
-def verdicts(long: pd.DataFrame, curves: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def verdicts(long: pd.DataFrame, curves: pd.DataFrame, dataset: str, n_rows=None, n_attacked=None) -> pd.DataFrame:
     """Paper A's claims about Table IV (judged on ours and the paper's table) and Fig. 6."""
-    return pd.concat([judge_all(TABLE_IV_CLAIMS, table_iv_cells(long), paper.table_iv_cells(dataset)),
-                      judge_all(FIG6_CLAIMS, curve_cells(curves))], ignore_index=True)
+    rows = n_attacked if n_attacked is not None else n_rows  # a mapping from a saved table covers both
+    return pd.concat([judge_all(TABLE_IV_CLAIMS, table_iv_cells(long), paper.table_iv_cells(dataset), n_rows),
+                      judge_all(FIG6_CLAIMS, curve_cells(curves), n_rows=rows)], ignore_index=True)
 
 
 # ------------------------------------------------------------------- the reading
@@ -195,9 +196,7 @@ def reading(summary: pd.DataFrame, curves_summary: pd.DataFrame, judged: pd.Data
     """The claims' verdicts, then original vs binarized on every count (clean accuracy, the
     white-box cells, the convex sources' transfer, the black box), the largest differences
     from the paper and the settings that differ from the paper's (all computed)."""
-    lines = [f"{v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-             + (f"; paper q = {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
-             for _, v in judged.iterrows()]
+    lines = verdict_lines(judged)
     lines += [clean_line(summary), *whitebox_lines(summary), black_box_line(curves_summary)]
     return lines + _paper_lines(summary) + [_settings_line(models, blackbox_models, n_votes)]
 
@@ -208,7 +207,7 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
     if not (d / f"{PER_SEED}.csv").is_file() or not (d / f"{CURVES_PER_SEED}.csv").is_file():
         return None
     long, curves = pd.read_csv(d / f"{PER_SEED}.csv"), pd.read_csv(d / f"{CURVES_PER_SEED}.csv")
-    judged = verdicts(long, curves, dataset)
+    judged = verdicts(long, curves, dataset, saved_rows(d / f"{CLAIMS}.csv"))
     lines = [f"#### Table IV: white-box transfer (%) on original and binarized (p = inf) inputs, classes 0 vs 1, "
              f"mean ± sd over {long.seed.nunique()} seeds (paper; ours minus paper)", ""]
     for kind in INPUTS:

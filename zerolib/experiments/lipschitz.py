@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from zerolib.experiments.common.head_models import HEAD_MODELS
-from zerolib.experiments.common.markdown import Section, figures, md_table, verdict_table
+from zerolib.experiments.common.markdown import Section, figures, md_table, verdict_lines, verdict_table
 from zerolib.experiments.common.summary import fmt, over_seeds
 from zerolib.experiments.common.wording import direction, mean_sd
 from zerolib.papers.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
@@ -425,9 +425,7 @@ def tightness_lines(bounds: pd.DataFrame) -> list[str]:
 
 def claim_lines(judged: pd.DataFrame) -> list[str]:
     """Each Fig. 4 claim with where the paper makes it, its verdict and q in the claim's unit."""
-    units = {c.text: c.unit for c in FIG4_CLAIMS}
-    return [f"{v['where']}: {v['claim']}: **{v['verdict']}** (q = {v['mean']:.2f} ± {v['std']:.2f} "
-            f"{units.get(v['claim'], '')})" for _, v in judged.iterrows()]
+    return verdict_lines(judged, digits=2, where=True)
 
 
 def reading(bounds: pd.DataFrame, judged: pd.DataFrame) -> list[str]:

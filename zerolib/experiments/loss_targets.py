@@ -35,7 +35,7 @@ from zerolib.experiments.common.attack_grid import (COLUMNS, TARGETED, UNTARGETE
                                                     random_targets)
 from zerolib.experiments.common.cache import ModelCache
 from zerolib.experiments.common.head_models import HEAD_MODELS, fit_heads, head_key
-from zerolib.experiments.common.markdown import Section, figures, md_table, verdict_table
+from zerolib.experiments.common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from zerolib.experiments.common.summary import fmt, over_seeds
 from zerolib.experiments.common.wording import direction, mean_sd
 from zerolib.losses import Codebook
@@ -281,10 +281,16 @@ def _seeds(df: pd.DataFrame) -> list:
     return list(dict.fromkeys(df.seed))
 
 
-def verdicts(grids: pd.DataFrame, clean: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def verdicts(grids: pd.DataFrame, clean: pd.DataFrame, dataset: str, n_rows=None, n_attacked=None) -> pd.DataFrame:
     """Paper B's claims about Tables 3-7, judged per seed on ours and on the paper's numbers."""
     per_seed = [head_cells(grids[grids.seed == s], clean[clean.seed == s]) for s in _seeds(grids)]
-    return judge_all(CLAIM_LIST, per_seed, paper.head_cells(dataset, U_VALUES, T_VALUES))
+    cells = paper.head_cells(dataset, U_VALUES, T_VALUES)
+    if n_attacked is None:  # one count (or a saved table's mapping) for every claim
+        return judge_all(CLAIM_LIST, per_seed, cells, n_rows)
+    clean_claims = [c for c in CLAIM_LIST if c in TABLE_4_CLAIMS]
+    return pd.concat([judge_all(clean_claims, per_seed, cells, n_rows),
+                      judge_all([c for c in CLAIM_LIST if c not in clean_claims], per_seed, cells, n_attacked)],
+                     ignore_index=True).set_index("claim").loc[[c.text for c in CLAIM_LIST]].reset_index()
 
 
 # ------------------------------------------------------------------ the reading (computed)
@@ -451,9 +457,7 @@ def deepfool_lbfgs_lines(grids: pd.DataFrame, dataset: str) -> list[str]:
 
 def claim_lines(judged: pd.DataFrame) -> list[str]:
     """Each claim with where the paper makes it, its verdict, q and the paper's q."""
-    return [f"{v['where']}: {v['claim']}: **{v['verdict']}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-            + (f"; paper: {v['paper']:.1f}, {v['paper_verdict']})" if pd.notna(v["paper"]) else ")")
-            for _, v in judged.iterrows()]
+    return verdict_lines(judged, where=True)
 
 
 def reading(grids: pd.DataFrame, clean: pd.DataFrame, judged: pd.DataFrame, dataset: str, params: dict) -> list[str]:
@@ -497,7 +501,7 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
         return None
     grids, clean = pd.read_csv(d / f"{GRIDS_PER_SEED}.csv"), pd.read_csv(d / f"{CLEAN_PER_SEED}.csv")
     heads = list(HEAD_MODELS)
-    judged = verdicts(grids, clean, dataset)
+    judged = verdicts(grids, clean, dataset, saved_rows(d / f"{CLAIMS}.csv"))
     t4 = _by_cell(_clean_long(clean), "accuracy", lambda m, a, v: paper.paper_value(paper.TABLE_4, dataset, m),
                   heads).rename(index={"clean 0": "clean"})
     t3 = _by_cell(_untargeted(grids), "accuracy", _paper_grid(paper.TABLE_3, dataset), heads)
@@ -523,4 +527,6 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
              "#### Paper B, Table 7: targeted success (%) of CW-L2 and of the codebook-aware CW-L2", "",
              md_table(t7), "", " ".join(codebook_cw_lines(grids)), "", figures(d, figs), "",
              "Claims (verdicts computed from the per-seed tables):", "", verdict_table(judged), ""]
-    return Section(lines, [judged])
+    model = f"network {params.get('net', '?')}; " + clean_lines(clean, dataset)[0]
+    gaps = clean_lines(clean, dataset)[1:2]
+    return Section(lines, [judged], model + (" " + gaps[0].split(";")[0] + "." if gaps else ""))

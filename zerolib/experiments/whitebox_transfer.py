@@ -15,7 +15,7 @@ import pandas as pd
 from zerolib.papers import numbers as paper
 from zerolib.papers.claims import TABLE_III_CLAIMS, judge_all, table_iii_cells
 
-from .common.markdown import Section, figures, md_table, verdict_table
+from .common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from .common.summary import fmt, long_form, over_seeds, wide
 from .common.transfer import eps_sweep, paper_attack, transfer_cells, transfer_table
 from .common.wording import compared, iterations
@@ -80,9 +80,9 @@ def sweep_summary(sweep_long: pd.DataFrame) -> pd.DataFrame:
     return over_seeds(sweep_long, ["eps", "source", "target"])
 
 
-def verdicts(long: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def verdicts(long: pd.DataFrame, dataset: str, n_rows=None) -> pd.DataFrame:
     """Paper A's claims about Table III, judged on the per-seed table and on the paper's."""
-    return judge_all(TABLE_III_CLAIMS, table_iii_cells(long), paper.table_iii_cells(dataset))
+    return judge_all(TABLE_III_CLAIMS, table_iii_cells(long), paper.table_iii_cells(dataset), n_rows)
 
 
 def _own_attack_rank(s: pd.DataFrame, m: str, own: float, dataset: str) -> str:
@@ -161,9 +161,7 @@ def reading(summary: pd.DataFrame, judged: pd.DataFrame, dataset: str, eps, mode
     """The claims' verdicts, the white-box cells beside the paper and the other cells, how
     they move over the eps sweep, the largest differences from the paper and the settings
     that differ from the paper's (all computed)."""
-    lines = [f"{v.claim}: **{v.verdict}** (q = {v['mean']:.1f} ± {v['std']:.1f}"
-             + (f"; paper q = {v.paper:.1f}, {v.paper_verdict})" if pd.notna(v.paper) else ")")
-             for _, v in judged.iterrows()]
+    lines = verdict_lines(judged)
     lines += diagonal_lines(summary, dataset)
     if sweep is not None:
         lines += sweep_lines(sweep)
@@ -181,7 +179,7 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
         return None
     long = pd.read_csv(d / f"{PER_SEED}.csv")
     df = transfer_cells(long, lambda src, t: paper.paper_value(paper.TABLE_III, dataset, src, t))
-    judged = verdicts(long, dataset)
+    judged = verdicts(long, dataset, saved_rows(d / f"{CLAIMS}.csv"))
     peps, eps = paper_eps(dataset), params.get("eps")
     note = (f"each cell: ours, mean ± sd over {long.seed.nunique()} seeds (paper; ours minus paper); "
             f"our eps {eps}" + (f", the paper's {peps}" if peps is not None else ", no paper table for this dataset"))

@@ -72,6 +72,7 @@ class Profile:
     defaults: dict[str, Any] = field(default_factory=dict)
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)   # the job-queue settings (zerolib.study.cluster)
+    reductions: dict[str, str] = field(default_factory=dict)  # "notebooks.<nb>.<key>" -> its "# REDUCED:" comment
 
     @classmethod
     def load(cls, params_dir: Path, name: str) -> "Profile":
@@ -118,7 +119,7 @@ class Profile:
         return cls(name=name, description=raw.get("description", ""),
                    defaults=dict(raw.get("defaults") or {}),
                    notebooks={k: dict(v or {}) for k, v in notebooks.items()},
-                   cluster=dict(raw.get("cluster") or {}))
+                   cluster=dict(raw.get("cluster") or {}), reductions=reduced_settings(path.read_text()))
 
     def with_seeds(self, seeds: list[int]) -> "Profile":
         """This profile with every notebook's ``seed`` and ``n_seeds`` replaced by ``seeds``
@@ -129,7 +130,7 @@ class Profile:
                              f"i < n_seeds), got {seeds}")
         own = {nb: {k: v for k, v in p.items() if k not in ("seed", "n_seeds")} for nb, p in self.notebooks.items()}
         return Profile(self.name, self.description, dict(self.defaults, seed=seeds[0], n_seeds=len(seeds)),
-                       own, dict(self.cluster))
+                       own, dict(self.cluster), dict(self.reductions))
 
     def parameters_for(self, notebook: str, declared: set[str]) -> dict[str, Any]:
         """The parameters this profile gives `notebook`, which declares `declared`."""
@@ -141,6 +142,49 @@ class Profile:
         params = {k: v for k, v in self.defaults.items() if k in declared}
         params.update(own)
         return params
+
+
+    def reductions_for(self, notebook: str) -> dict[str, str]:
+        """``{setting: why}`` of every setting the profile marks ``# REDUCED:`` for ``notebook``
+        (its own and the shared defaults), e.g. ``{"n_votes": "paper 32 votes"}``."""
+        out = {}
+        for path, why in self.reductions.items():
+            for prefix in ("defaults.", f"notebooks.{notebook}."):
+                if path.startswith(prefix):
+                    out[path[len(prefix):]] = why
+        return out
+
+
+_YAML_KEY = re.compile(r"^(\s*)([A-Za-z0-9_]+):")
+_REDUCED = re.compile(r"#\s*REDUCED:\s*(.*)$")
+
+
+def reduced_settings(text: str) -> dict[str, str]:
+    """The ``# REDUCED: why`` comments of a profile's YAML text, keyed by the dotted path of the
+    setting they stand beside (``notebooks.clean_accuracy.models.SCD01``): the profile states
+    each reduction against the paper there, and the run record carries it to the report."""
+    stack: list[tuple[int, str]] = []
+    out = {}
+    for line in text.splitlines():
+        key = _YAML_KEY.match(line)
+        if not key:
+            continue
+        indent = len(key.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, key.group(2)))
+        why = _REDUCED.search(line)
+        if why:
+            out[".".join(k for _, k in stack)] = why.group(1).strip()
+    return out
+
+
+def notebook_defaults(notebook_path: Path) -> dict[str, str]:
+    """The notebook's own parameter defaults, as the source text of each (the run record keeps
+    them beside the profile's values, so a reader has every setting of the run)."""
+    import papermill
+
+    return {name: str(info.get("default")) for name, info in papermill.inspect_notebook(str(notebook_path)).items()}
 
 
 def list_profiles(params_dir: Path) -> list[str]:
@@ -178,9 +222,20 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def cpu_model() -> str:
+    """The CPU's model name (floating-point results differ in the last bits between CPUs)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def device_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
-                            "cpu_count": os.cpu_count()}
+                            "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
     try:
         import torch
 
@@ -332,6 +387,7 @@ def _run_staged(notebook_path, profile, root, kernel_name, progress, label, resu
     staged = dict(params, output_dir=os.path.relpath(stage_dir, notebook_path.parent.resolve()))
     record: dict[str, Any] = {
         "profile": profile.name, "notebook": notebook_path.stem, "parameters": params,
+        "defaults": notebook_defaults(notebook_path), "reductions": profile.reductions_for(notebook_path.stem),
         "seed": params.get("seed"), "fingerprint": expected, "versions": package_versions(),
         "device": device_info(), "git": git_commit(root),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -48,7 +48,7 @@ from .summary import fmt, over_seeds
 from .wording import trend
 
 __all__ = ["NetSubstitute", "SCD01Substitute", "augment", "grow", "substitute_attack", "train_substitute", "seed_and_attack_split",
-           "attack_targets", "CURVE_COLUMNS", "end_points", "curve_moves"]
+           "attack_targets", "attacked_rows", "CURVE_COLUMNS", "end_points", "curve_moves"]
 
 RECORD_COLUMNS = ["round", "n_train", "queries", "target_accuracy", "substitute_accuracy", "match_clean",
                   "match_adv"]
@@ -331,3 +331,9 @@ def curve_moves(curves: pd.DataFrame, by: list[str], metrics=tuple(PERCENT_COLUM
     order = {k: i for i, k in enumerate(dict.fromkeys(map(tuple, curves[list(by)].values.tolist())))}
     df["_curve"] = [order[tuple(k)] for k in df[list(by)].values.tolist()]
     return df.sort_values(["_curve"], kind="stable").drop(columns="_curve").reset_index(drop=True)
+
+
+def attacked_rows(n_test: int, n_seed_points: int, n_attack: int | None = None) -> int:
+    """How many test rows a black-box run scores (:func:`seed_and_attack_split`): ``n_attack``,
+    else every test row not among the substitute's ``n_seed_points`` starting points."""
+    return int(n_attack) if n_attack else int(n_test) - int(n_seed_points)

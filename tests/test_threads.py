@@ -1,0 +1,70 @@
+"""Verdicts that do not depend on the machine: the notebooks with claims, rerun at 2 torch
+threads, give the verdicts of the smoke run at 1 thread. Floating-point sums change order with
+the thread count, so the models and the numbers move a little; a verdict may differ only where
+one of the two runs found the claim's threshold inside its 95 % interval (verdict "unclear"),
+never from "holds" to "does not hold". The test names every claim that moved."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from zerolib.papers.claims import FAILS, HOLDS
+
+ROOT = Path(__file__).resolve().parents[1]
+# the cheapest notebooks with claims (about a minute together on 2 cores)
+NOTEBOOKS = ("clean_accuracy", "whitebox_transfer", "discretization", "cnn_comparison")
+CLAIMS = {"clean_accuracy": "table1_claims", "whitebox_transfer": "table3_claims",
+          "discretization": "claims", "cnn_comparison": "claims"}
+
+
+@pytest.fixture(scope="module")
+def two_threads(tmp_path_factory) -> Path:
+    from zerolib.study import cli
+
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ZEROLIB_MODELS")
+    saved_env, saved_threads = {k: os.environ.get(k) for k in names}, torch.get_num_threads()
+    output_root = tmp_path_factory.mktemp("outputs-2-threads")
+    os.environ["ZEROLIB_MODELS"] = str(tmp_path_factory.mktemp("models-2-threads"))
+    try:
+        code = cli.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root),
+                         "--threads", "2", "--notebooks", *NOTEBOOKS])
+    finally:
+        torch.set_num_threads(saved_threads)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert code == 0
+    return output_root / "quick"
+
+
+def test_verdicts_at_one_and_two_threads_agree_but_where_an_interval_touches_the_threshold(
+        quick_study: Path, two_threads: Path):
+    moved, contradicted, compared = [], [], 0
+    for nb in NOTEBOOKS:
+        one = pd.read_csv(quick_study / nb / f"{CLAIMS[nb]}.csv").set_index("claim")
+        two = pd.read_csv(two_threads / nb / f"{CLAIMS[nb]}.csv").set_index("claim")
+        assert list(one.index) == list(two.index)
+        for claim in one.index:
+            a, b = one.loc[claim], two.loc[claim]
+            compared += 1
+            if pd.notna(a.lo) and pd.notna(b.lo):  # the numbers moved within their noise: the intervals overlap
+                assert a.lo <= b.hi and b.lo <= a.hi, f"{nb}: {claim}: [{a.lo}, {a.hi}] vs [{b.lo}, {b.hi}]"
+            if a.verdict == b.verdict:
+                continue
+            moved.append(f"{nb}: {claim}: {a.verdict} at 1 thread, {b.verdict} at 2")
+            if {a.verdict, b.verdict} == {HOLDS, FAILS}:
+                contradicted.append(moved[-1])
+            else:  # the run that says unclear has the threshold inside its interval
+                assert "unclear" in (a.verdict, b.verdict)
+    assert compared >= 15
+    assert not contradicted, "verdicts that flip between the thread counts:\n" + "\n".join(contradicted)
+    if moved:
+        warnings.warn("verdicts that moved to or from unclear between 1 and 2 threads:\n" + "\n".join(moved))
