@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", nargs="+", help="only these notebooks (names without .ipynb)")
     run.add_argument("--force", action="store_true", help="rerun even notebooks whose outputs are complete")
     run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
+    run.add_argument("--dry-run", action="store_true", help="every iteration and epoch count cut to one, "
+                     "the data and the networks as the profile says (outputs/<PROFILE>-dry/)")
     run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
     run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
                      "default; parallel, each host's cores over its task slots); the numbers depend on it")
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
                    else Profile.load(root / "params", args.profile))
         if args.seeds:
             profile = profile.with_seeds(args.seeds)
+        if args.dry_run:
+            from .dry_run import dry_profile
+
+            profile = dry_profile(profile, root / "notebooks")
         if args.workers is not None or args.scheduler or args.cluster:
             from .cluster import run_parallel
 

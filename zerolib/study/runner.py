@@ -233,6 +233,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def children_peak_rss_mb() -> float:
+    """The largest resident memory (MiB) any finished child of this process reached: after a
+    notebook, the peak of its kernel or of an earlier one (a kernel is a child that ends)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
+
+
 def device_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
                             "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
@@ -408,7 +416,7 @@ def _run_staged(notebook_path, profile, root, kernel_name, progress, label, resu
         text = stage_nb.read_text().replace(staged["output_dir"], params["output_dir"])
         atomic_write(stage_nb, lambda tmp: Path(tmp).write_text(text))
         scrub_paths(stage_nb, root)
-    record.update(status=status, error=error, seconds=round(seconds, 2),
+    record.update(status=status, error=error, seconds=round(seconds, 2), peak_rss_mb=children_peak_rss_mb(),
                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   files=sorted(p.name for p in stage_dir.iterdir()
                                if p.is_file() and not p.name.startswith(".") and p.name != RECORD_NAME),

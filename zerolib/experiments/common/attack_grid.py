@@ -2,7 +2,7 @@
 
 A grid is a list of :class:`GridAttack`: an attack class, the one parameter the
 paper varies and its values, and the parameters it fixes (from
-``shared/docs/study.md``). :func:`attack_grid` runs every (attack, value) cell
+paper B's Section 4 and tables). :func:`attack_grid` runs every (attack, value) cell
 on a batch -- each attack is batched over images -- with the loss adapter that
 matches the model (the attacker knows the head, and the codebook), and returns
 one row per cell: the model's accuracy on the adversaries (%), for targeted

@@ -1,0 +1,68 @@
+"""A dry run of a profile: every iteration and epoch count cut to one, nothing else changed.
+
+A paper-scale profile (``mnist``, ``fashion_mnist``, ``cifar10``) takes hours on a GPU; a fault
+in it (a shape, a memory limit, a missing file) should show in minutes, not hours in. The dry
+profile is derived mechanically from the profile and the notebooks' own defaults: every
+setting named in :data:`CUT_TO_ONE` (iterations, epochs, rounds, attack steps, query budgets,
+restarts), wherever it stands in a nested setting, becomes 1, and each notebook runs one seed.
+Data sizes, architectures and everything else stay as the profile says, so the dry run loads
+the full data, builds the full networks and goes through every code path once.
+
+    python -m zerolib.study run --profile mnist --dry-run     # writes outputs/mnist-dry/
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from .runner import Profile, declared_parameters, notebook_defaults
+
+__all__ = ["CUT_TO_ONE", "cut_to_one", "dry_profile"]
+
+CUT_TO_ONE = frozenset({
+    "n_iter", "epochs", "steps", "max_steps", "pgd_steps", "rounds", "binary_search_steps", "max_queries",
+    "n_queries", "init_evals", "max_evals", "restarts", "noise_draws", "n_seeds",
+})
+"""The settings that count iterations, epochs, rounds, steps or queries (and seeds)."""
+
+_BUDGET_LISTS = frozenset({"hsj_budgets"})  # lists of query budgets: one budget of 1
+
+
+def cut_to_one(value: Any, key: str | None = None) -> Any:
+    """``value`` with every setting in :data:`CUT_TO_ONE` set to 1, recursively (a count of 0,
+    which means "the paper's" in a capped setting such as ``max_steps``, becomes 1 too)."""
+    if isinstance(value, dict):
+        return {k: cut_to_one(v, str(k)) for k, v in value.items()}
+    if key in _BUDGET_LISTS and isinstance(value, list):
+        return [1]
+    if isinstance(value, list):
+        return [cut_to_one(v) for v in value]
+    if key in CUT_TO_ONE and isinstance(value, int) and not isinstance(value, bool):
+        return 1
+    return value
+
+
+def _defaults(notebook: Path) -> dict[str, Any]:
+    """The notebook's own parameter defaults that are plain values."""
+    out = {}
+    for name, text in notebook_defaults(notebook).items():
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            pass
+    return out
+
+
+def dry_profile(profile: Profile, notebooks_dir: Path) -> Profile:
+    """``profile`` as a dry run (named ``<name>-dry``): each notebook's parameters, its own
+    defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one."""
+    notebooks = {}
+    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
+        declared = declared_parameters(path)
+        given = {**_defaults(path), **profile.parameters_for(path.stem, declared)}
+        dry = cut_to_one(given)
+        notebooks[path.stem] = {k: v for k, v in dry.items() if k in declared and k != "output_dir"}
+    return Profile(name=f"{profile.name}-dry", description=f"dry run of {profile.name}: every count cut to one",
+                   notebooks=notebooks, cluster=dict(profile.cluster), reductions={})
