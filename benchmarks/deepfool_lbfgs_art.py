@@ -64,19 +64,10 @@ from zerolib.experiments.common.attack_grid import random_targets  # noqa: E402
 from zerolib.experiments.loss_targets import attack_subset  # noqa: E402
 from zerolib.losses import CrossEntropy  # noqa: E402
 from zerolib.models import make_model, train  # noqa: E402
+from zerolib.study.runner import cpu_model  # noqa: E402
 
 LIMITS = (10, 20, 30, 40)
 CONSTS = (0.01, 0.1, 1.0, 10.0)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_line() -> str:

@@ -20,26 +20,22 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="session")
-def quick_study(tmp_path_factory) -> Path:
-    """Every notebook executed once, serially, on the quick profile into a temporary
-    output root (the smoke run; the parallel runner's test compares against it). Its
-    kernels run one torch thread each (`--threads 1`): the numbers depend on the thread
-    count, and the parallel test's 2 workers on 2 cores get one each. It trains into an
-    empty model cache of its own. This process's threads and environment are put back after."""
+def run_quick(tmp_path_factory, threads: int, *notebooks: str) -> Path:
+    """Run ``notebooks`` (all when none) of the quick profile into a temporary output root, with
+    ``threads`` torch threads per kernel and an empty model cache of its own (a warm one may hold
+    models trained at other thread counts); this process's threads and environment are put back
+    after. Returns the profile's output folder."""
     import os
 
     from zerolib.study import cli
-    from zerolib.study import runner as study
 
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ZEROLIB_MODELS")
     saved_env, saved_threads = {k: os.environ.get(k) for k in names}, torch.get_num_threads()
-    output_root = tmp_path_factory.mktemp("outputs")
-    # an empty model cache of its own: a warm one may hold models trained at other thread counts
-    os.environ["ZEROLIB_MODELS"] = str(tmp_path_factory.mktemp("models"))
+    output_root = tmp_path_factory.mktemp(f"outputs-{threads}-threads")
+    os.environ["ZEROLIB_MODELS"] = str(tmp_path_factory.mktemp(f"models-{threads}-threads"))
     try:
         code = cli.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root),
-                           "--threads", str(QUICK_STUDY_THREADS)])
+                         "--threads", str(threads)] + (["--notebooks", *notebooks] if notebooks else []))
     finally:
         torch.set_num_threads(saved_threads)
         for k, v in saved_env.items():
@@ -49,6 +45,15 @@ def quick_study(tmp_path_factory) -> Path:
                 os.environ[k] = v
     assert code == 0, "the quick study failed; see the stderr above"
     return output_root / "quick"
+
+
+@pytest.fixture(scope="session")
+def quick_study(tmp_path_factory) -> Path:
+    """Every notebook executed once, serially, on the quick profile into a temporary
+    output root (the smoke run; the parallel runner's test compares against it). Its
+    kernels run one torch thread each (`--threads 1`): the numbers depend on the thread
+    count, and the parallel test's 2 workers on 2 cores get one each."""
+    return run_quick(tmp_path_factory, QUICK_STUDY_THREADS)
 
 
 QUICK_STUDY_THREADS = 1

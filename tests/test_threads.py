@@ -6,17 +6,15 @@ never from "holds" to "does not hold". The test names every claim that moved."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
+from conftest import run_quick
 from zerolib.papers.claims import FAILS, HOLDS
 
-ROOT = Path(__file__).resolve().parents[1]
 # the cheapest notebooks with claims (about a minute together on 2 cores)
 NOTEBOOKS = ("clean_accuracy", "whitebox_transfer", "discretization", "cnn_comparison")
 CLAIMS = {"clean_accuracy": "table1_claims", "whitebox_transfer": "table3_claims",
@@ -25,24 +23,7 @@ CLAIMS = {"clean_accuracy": "table1_claims", "whitebox_transfer": "table3_claims
 
 @pytest.fixture(scope="module")
 def two_threads(tmp_path_factory) -> Path:
-    from zerolib.study import cli
-
-    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ZEROLIB_MODELS")
-    saved_env, saved_threads = {k: os.environ.get(k) for k in names}, torch.get_num_threads()
-    output_root = tmp_path_factory.mktemp("outputs-2-threads")
-    os.environ["ZEROLIB_MODELS"] = str(tmp_path_factory.mktemp("models-2-threads"))
-    try:
-        code = cli.main(["--root", str(ROOT), "run", "--profile", "quick", "--output-root", str(output_root),
-                         "--threads", "2", "--notebooks", *NOTEBOOKS])
-    finally:
-        torch.set_num_threads(saved_threads)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    assert code == 0
-    return output_root / "quick"
+    return run_quick(tmp_path_factory, 2, *NOTEBOOKS)
 
 
 def test_verdicts_at_one_and_two_threads_agree_but_where_an_interval_touches_the_threshold(
