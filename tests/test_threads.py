@@ -15,10 +15,11 @@ import pytest
 from conftest import run_quick
 from zerolib.papers.claims import FAILS, HOLDS
 
-# the cheapest notebooks with claims (about a minute together on 2 cores)
-NOTEBOOKS = ("clean_accuracy", "whitebox_transfer", "discretization", "cnn_comparison")
-CLAIMS = {"clean_accuracy": "table1_claims", "whitebox_transfer": "table3_claims",
-          "discretization": "claims", "cnn_comparison": "claims"}
+# the two cheapest notebooks with claims (about 40 s together on 2 cores; the test suite keeps to
+# its 15 minutes): paper A's Table III and Table IV / Fig. 6, 9 claims over trained models,
+# white-box and black-box attacks
+NOTEBOOKS = ("whitebox_transfer", "discretization")
+CLAIMS = {"whitebox_transfer": "table3_claims", "discretization": "claims"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_verdicts_at_one_and_two_threads_agree_but_where_an_interval_touches_the
                 contradicted.append(moved[-1])
             else:  # the run that says unclear has the threshold inside its interval
                 assert "unclear" in (a.verdict, b.verdict)
-    assert compared >= 15
+    assert compared >= 9
     assert not contradicted, "verdicts that flip between the thread counts:\n" + "\n".join(contradicted)
     if moved:
         warnings.warn("verdicts that moved to or from unclear between 1 and 2 threads:\n" + "\n".join(moved))
