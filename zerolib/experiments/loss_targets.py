@@ -508,7 +508,8 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
     t5 = _by_cell(_targeted(grids), "success", _paper_grid(paper.TABLE_5, dataset), heads)
     t7 = _by_cell(codebook_rows(grids), "success", _paper_cell(paper.TABLE_7, dataset), [SOURCE, CODEBOOK_HEAD])
     note = f"each cell: ours, mean ± sd over {grids.seed.nunique()} seeds (the paper's in brackets, converted to %)"
-    why = ([setting_line(params)] + clean_lines(clean, dataset)[1:]
+    clean_text = clean_lines(clean, dataset)
+    why = ([setting_line(params)] + clean_text[1:]
            + [("DeepFool and L-BFGS use each model's own decision (for R:TANH:MSE the distances to the codewords), "
               "so on the codebook model they are the attacks an adversary who knows the codebook runs.")]
            + deepfool_lbfgs_lines(grids, dataset))
@@ -527,6 +528,6 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
              "#### Paper B, Table 7: targeted success (%) of CW-L2 and of the codebook-aware CW-L2", "",
              md_table(t7), "", " ".join(codebook_cw_lines(grids)), "", figures(d, figs), "",
              "Claims (verdicts computed from the per-seed tables):", "", verdict_table(judged), ""]
-    model = f"network {params.get('net', '?')}; " + clean_lines(clean, dataset)[0]
-    gaps = clean_lines(clean, dataset)[1:2]
+    model = f"network {params.get('net', '?')}; " + clean_text[0]
+    gaps = clean_text[1:2]
     return Section(lines, [judged], model + (" " + gaps[0].split(";")[0] + "." if gaps else ""))

@@ -136,8 +136,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             ``False`` starts afresh and overwrites it.
         progress: show a tqdm bar over the epochs.
     """
-    loss = _check_args(model, data, loss, epochs, batch_size, lr, seed)
-    tensors = _tensors(data)
+    loss, tensors = _check_args(model, data, loss, epochs, batch_size, lr, seed)
     device = resolve_device(device)
     model.to(device)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
@@ -167,7 +166,8 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
 
 
 def _check_args(model, data, loss, epochs, batch_size, lr, seed):
-    """The loss to train with, or a ValueError naming the first bad argument."""
+    """The loss to train with and the (x, y) tensors of ``data`` (None for a Dataset or a
+    DataLoader), or a ValueError naming the first bad argument."""
     require(isinstance(model, nn.Module), f"model must be a torch.nn.Module, got {type(model).__name__}")
     require(isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) and epochs >= 1,
             f"epochs must be an integer >= 1, got {epochs!r}")
@@ -177,9 +177,10 @@ def _check_args(model, data, loss, epochs, batch_size, lr, seed):
     if loss is None:
         loss = getattr(model, "loss", None)
     require(callable(loss), "loss must be callable as loss(outputs, y); the model has no default .loss")
-    require(_tensors(data) is not None or isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)),
+    tensors = _tensors(data)
+    require(tensors is not None or isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)),
             f"data must be (x, y) tensors, a Dataset or a DataLoader, got {type(data).__name__}")
-    return loss
+    return loss, tensors
 
 
 def _resume(path: Path, model, opt, gen, device, data, seed, epochs) -> tuple[int, list[float]]:
