@@ -9,7 +9,7 @@ PY       := $(VENV)/bin/python
 PIP      := $(PY) -m pip
 STAMP    := $(VENV)/.zerolib-installed
 
-.PHONY: setup study report test test-browser lab clean-outputs
+.PHONY: setup study report test test-browser lab clean-outputs dry-run
 
 setup: $(STAMP)
 
@@ -35,6 +35,17 @@ report: setup
 test: setup
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
+
+# The paper-scale profiles' dry runs in the form CI affords: every iteration, epoch and seed
+# count cut to one and every row count capped at DRY_ROWS, the full architectures and the full
+# test sets; each prints its notebooks' minutes and peak memory (needs ZEROLIB_DATA).
+DRY_ROWS ?= 200
+DRY_PROFILES ?= mnist fashion_mnist cifar10
+dry-run: setup
+	for p in $(DRY_PROFILES); do \
+	  $(PY) -m zerolib.study run --profile $$p --dry-run --dry-rows $(DRY_ROWS) && \
+	  $(PY) -m zerolib.study times --profile $$p --dry-run --dry-rows $(DRY_ROWS) || exit 1; \
+	done
 
 # A real browser: Debian's chromium driven by playwright, against JupyterLab on loopback.
 test-browser: setup

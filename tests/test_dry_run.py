@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zerolib.study.dry_run import CUT_TO_ONE, cut_to_one, dry_profile
+from zerolib.study.dry_run import CUT_TO_ONE, ROW_COUNTS, cap_rows, cut_to_one, dry_profile
 from zerolib.study.runner import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +47,55 @@ def test_every_paper_scale_profile_has_a_dry_run_with_every_count_one(name):
                 assert params[key] == value, (nb, key)
     assert dry.notebooks["loss_targets"]["train"]["epochs"] == 1
     assert dry.notebooks["loss_targets"]["net"] == profile.notebooks["loss_targets"]["net"]
+
+
+def test_dry_rows_caps_every_row_count_and_nothing_else():
+    given = {"n_train": 0, "n_attack": 5000, "n_audit": 50, "eps": 0.3, "n_iter": 1000,
+             "blackbox": {"cap": 6400, "n_seed_points": 150}, "train": {"batch_size": 64}}
+    assert cap_rows(given, 100) == {"n_train": 100, "n_attack": 100, "n_audit": 50, "eps": 0.3, "n_iter": 1000,
+                                    "blackbox": {"cap": 100, "n_seed_points": 100}, "train": {"batch_size": 64}}
+    profile = Profile.load(ROOT / "params", "cifar10")
+    dry = dry_profile(profile, ROOT / "notebooks", rows=200)
+    assert dry.name == "cifar10-dry-rows200"
+    full = dry_profile(profile, ROOT / "notebooks")
+    for nb, params in dry.notebooks.items():
+        assert params == cap_rows(full.notebooks[nb], 200)
+        rows = [v for k, v in _row_counts(params)]
+        assert all(1 <= v <= 200 for v in rows), (nb, rows)
+    assert dry.notebooks["loss_targets"]["n_attack"] == 200  # 0, the whole test set, becomes the cap
+    with pytest.raises(ValueError, match="rows"):
+        dry_profile(profile, ROOT / "notebooks", rows=0)
+
+
+def _row_counts(value, key=None):
+    if isinstance(value, dict):
+        return [kv for k, v in value.items() for kv in _row_counts(v, str(k))]
+    if isinstance(value, list):
+        return [kv for v in value for kv in _row_counts(v)]
+    return [(key, value)] if key in ROW_COUNTS and isinstance(value, int) else []
+
+
+def test_times_table_sums_the_run_records(tmp_path):
+    import json
+
+    from zerolib.study.times import run_times, times_text
+
+    for name, sec, peak in (("a", 90.0, 800.0), ("b", 30.0, 1200.5)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({
+            "notebook": name, "status": "ok", "seconds": sec, "peak_rss_mb": peak, "git": {"commit": "abcdef123"},
+            "device": {"cpu_model": "AMD EPYC", "torch_threads": 2}}))
+    rows = run_times(tmp_path)
+    assert [r["notebook"] for r in rows] == ["a", "b"] and rows[1]["peak_rss_mb"] == 1200.5
+    last = times_text(tmp_path).splitlines()[-1].split()
+    assert last[:4] == ["total", "(serial)", "2.0", "1200"] and last[4] == "abcdef1"  # 120 s, the larger peak
+    assert times_text(tmp_path / "none").startswith("no run records")
+
+
+def test_cli_refuses_dry_rows_without_dry_run_and_a_bad_cap(capsys):
+    from zerolib.study import cli
+
+    assert cli.main(["--root", str(ROOT), "run", "--profile", "mnist", "--dry-rows", "200"]) == 2
+    assert "--dry-rows needs --dry-run" in capsys.readouterr().err
+    assert cli.main(["--root", str(ROOT), "run", "--profile", "mnist", "--dry-run", "--dry-rows", "0"]) == 2
+    assert "rows must be an integer >= 1" in capsys.readouterr().err

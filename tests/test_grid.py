@@ -72,6 +72,20 @@ def test_each_cell_is_its_attack_run_by_hand(net):
     assert fgsm[0] >= fgsm[-1]  # eps 0.01 vs 0.2 on a trained net
 
 
+def test_chunked_rows_give_the_whole_batch_answer(net):
+    # deterministic attacks (FGSM; DeepFool's nested step limits) give the same cells
+    # whether the rows are attacked at once or in chunks of 10 (the last one of 4)
+    model, x, y = net
+    grid = thin([g for g in UNTARGETED if g.name in ("FGSM", "DeepFool")], 5)
+    whole = attack_grid(model, x, y, grid, loss=CrossEntropy(), progress=False, batch_size=len(x))
+    chunked = attack_grid(model, x, y, grid, loss=CrossEntropy(), progress=False, batch_size=10)
+    assert len(whole) == 8
+    for col in ("accuracy", "success", "l2", "linf"):
+        assert chunked[col].tolist() == pytest.approx(whole[col].tolist(), rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        attack_grid(model, x, y, grid, loss=CrossEntropy(), progress=False, batch_size=0)
+
+
 def test_targeted_grid_scores_success_and_checks_targets(net):
     model, x, y = net
     t = random_targets(y, 10, 0)

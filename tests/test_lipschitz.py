@@ -82,6 +82,15 @@ def test_pooling_and_batchnorm_constants_are_exact_where_they_claim_to_be():
     # global average of a 2 x 2 map (after 8 -> 4 -> 2): 1 / sqrt(4)
     assert avg.bound.iloc[1] == pytest.approx(0.5) and avg.estimate.iloc[1] == pytest.approx(0.5, rel=1e-6)
     assert rows.loc["maxpool", "bound"] == pytest.approx(3.0)  # 3x3 windows at stride 1: each pixel in 9
+    # a global max pool: each pixel in one window, and max is 1-Lipschitz: exactly 1 (a map
+    # with one large entry moves the output by as much as that entry moves)
+    def pool_bound(pool, shape):
+        rows = layer_bounds(nn.Sequential(nn.BatchNorm2d(shape[0]).eval(), pool), shape)
+        return rows.set_index("kind").loc["maxpool", "bound"]
+
+    assert pool_bound(nn.AdaptiveMaxPool2d(1), (2, 5, 5)) == pytest.approx(1.0)
+    # adaptive windows of 5 -> 2 overlap in the middle pixel: sqrt(2 * 2)
+    assert pool_bound(nn.AdaptiveMaxPool2d(2), (1, 5, 5)) == pytest.approx(2.0)
 
 
 def random_pair_ratio(model, shape, n=200, seed=0):
@@ -94,7 +103,8 @@ def random_pair_ratio(model, shape, n=200, seed=0):
 
 
 @pytest.mark.parametrize("name,shape", [("lenet", (1, 12, 12)), ("substitute_cnn", (3, 8, 8)),
-                                        ("densenet_small", (3, 8, 8)), ("substitute_mlp", (1, 8, 8))])
+                                        ("densenet_small", (3, 8, 8)), ("substitute_mlp", (1, 8, 8)),
+                                        ("convnet", (3, 16, 16))])
 def test_the_whole_network_bound_is_above_every_observed_ratio(name, shape):
     net = make_model(name, shape, 3, seed=0).eval()
     rows = layer_bounds(net, shape)
@@ -213,3 +223,15 @@ def test_lipschitz_section_reads_the_bounds_and_is_none_without_them(tmp_path):
     assert "mostly smaller than O:SOFTMAX:CE's" in text and "Paper A's models" not in text
     (verdicts,) = sec.verdicts
     assert list(verdicts.verdict) == ["holds", "holds", "holds"]  # below everywhere, by a factor 2.5
+    assert sec.model == ""  # no clean accuracies saved: nothing to show beside the verdicts
+    import pandas as pd
+
+    pd.DataFrame({"model": ["O:SOFTMAX:CE", "O:SOFTMAX:MSE", "R:TANH:MSE"] * 2, "accuracy": [99.0, 98.0, 97.0,
+                  99.2, 98.2, 97.2], "seed": [0, 0, 0, 1, 1, 1]}).to_csv(tmp_path / f"{experiment.CLEAN_PER_SEED}.csv",
+                                                                         index=False)
+    params = {"net": "convnet", "arch": {"width": 16}, "train": {"epochs": 4, "optimizer": "adam",
+                                                                 "schedule": "onecycle", "augment": ["crop"]}}
+    sec = experiment.section(tmp_path, "mnist", params)
+    assert sec.model.startswith("network `convnet` (width 16), 4 epochs of adam (onecycle) with crop on all "
+                                "training rows; clean accuracy O:SOFTMAX:CE 99.1")
+    assert sec.lines[0].startswith("The bounds are of these models: network `convnet`")

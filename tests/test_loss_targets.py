@@ -435,7 +435,10 @@ def test_section_reads_the_notebooks_files_and_is_none_without_them(tmp_path):
     _clean({h: 95.0 for h in paper.HEAD_MODELS}).to_csv(tmp_path / f"{experiment.CLEAN_PER_SEED}.csv", index=False)
     sec = experiment.section(tmp_path, "mnist", params)
     text = "\n".join(sec.lines)
-    assert "network `densenet_small` trained with {'epochs': 2}" in text and "capped at 10" in text
+    assert "network `densenet_small`, 2 epochs of sgd on all training rows" in text and "capped at 10" in text
+    # the findings page sees the network and its clean accuracy beside the verdicts
+    assert sec.model.startswith("network `densenet_small`, 2 epochs of sgd on all training rows; clean accuracy "
+                                "O:SOFTMAX:CE 95.0")
     assert "points below the paper's" in text          # 95 % against the paper's 99.6-99.7 %
     assert "+10.0 ± 1.4 points over 2 seeds" in text and "raises accuracy" in text
     assert text.count("#### Paper B, Table") == 5 and "| clean | 95.0 ± 0.0 (99.6)" in text

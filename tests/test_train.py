@@ -122,7 +122,76 @@ def test_dataset_and_dataloader_inputs(tmp_path, data):
     assert same_weights(resumed, full)
 
 
+FAST = dict(SETTINGS, lr_milestones=(), schedule="onecycle", augment=("flip", "crop"))
+
+
+def test_resume_equals_uninterrupted_with_onecycle_and_augmentation(tmp_path, data):
+    # the augmentations draw from the run's generator and the one-cycle rate is a function
+    # of the step, so a resumed run replays the same crops, flips and rates
+    x, y, _ = data
+    full = fresh()
+    h_full = train(full, (x, y), epochs=3, **FAST)
+    ckpt = tmp_path / "run.pt"
+    calls = {"n": 0}
+
+    def crashing_loss(out, target):
+        calls["n"] += 1
+        if calls["n"] == 5 + 3:  # 5 steps per epoch; crash at epoch 2, step 3
+            raise KeyboardInterrupt
+        return CrossEntropy()(out, target)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(), (x, y), crashing_loss, epochs=3, checkpoint_path=ckpt, **FAST)
+    assert load_checkpoint(ckpt)["epoch"] == 1
+    resumed = fresh()
+    assert train(resumed, (x, y), epochs=3, checkpoint_path=ckpt, **FAST) == h_full
+    assert same_weights(resumed, full)
+    # the one-cycle rate depends on the total: a checkpoint of a 3-epoch run does not go on as a 4-epoch one
+    with pytest.raises(ValueError, match="epochs"):
+        train(fresh(), (x, y), epochs=4, checkpoint_path=ckpt, **FAST)
+    plain = fresh()
+    assert train(plain, (x, y), epochs=3, **SETTINGS) != h_full  # the settings are not ignored
+
+
+def test_onecycle_rate_known_points():
+    from zerolib.models.train import _rate
+
+    lr, steps, epochs = 0.2, 10, 4      # 40 steps, warm-up over the first 10
+    rates = [_rate("onecycle", lr, e, s, steps, epochs, (), 0.1, 0.25) for e in range(epochs) for s in range(steps)]
+    assert rates[0] == pytest.approx(lr / 10)
+    assert rates[5] == pytest.approx(lr * (0.1 + 0.9 * 0.5))       # half-way up the warm-up
+    assert max(rates) == pytest.approx(lr) and rates.index(max(rates)) == 10
+    assert rates[25] == pytest.approx(lr / 2)                     # half-way down the cosine
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:])) and rates[-1] < lr * 0.01
+    step = [_rate("step", lr, e, 0, steps, epochs, (2, 3), 0.1, 0.25) for e in range(epochs)]
+    assert step == pytest.approx([lr, lr, lr * 0.1, lr * 0.01])
+
+
+def test_augmentations_are_flips_and_shifted_crops():
+    from zerolib.models.train import _augment
+
+    x = torch.rand(64, 3, 9, 7)
+    gen = torch.Generator().manual_seed(0)
+    flipped = _augment(x, ("flip",), 2, gen)
+    is_flip = [torch.equal(f, a.flip(2)) for f, a in zip(flipped, x)]
+    assert all(torch.equal(f, a) or fl for f, a, fl in zip(flipped, x, is_flip))
+    assert 16 < sum(is_flip) < 48                                 # about half, not all or none
+    pad = 2
+    cropped = _augment(x, ("crop",), pad, gen)
+    padded = torch.nn.functional.pad(x, (pad,) * 4, mode="reflect")
+    offsets = set()
+    for c, p in zip(cropped, padded):
+        found = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
+                 if torch.equal(c, p[:, dy:dy + 9, dx:dx + 7])]
+        assert found, "a crop is not a window of the padded image"
+        offsets.add(found[0])
+    assert len(offsets) > 10                                      # shifts vary per image
+    assert torch.equal(_augment(x, ("crop",), 0, gen), x)
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    (dict(schedule="cosine"), "schedule"), (dict(warmup=1.0), "warmup"), (dict(augment=("rotate",)), "augment"),
+    (dict(schedule="onecycle", lr_milestones=(2,)), "lr_milestones"), (dict(crop_pad=-1), "crop_pad"),
     (dict(epochs=0), "epochs"), (dict(lr=0.0), "lr"), (dict(batch_size=0), "batch_size"),
     (dict(optimizer="rmsprop"), "optimizer"), (dict(data=(torch.rand(4, 3), torch.zeros(5))), "shape"),
     (dict(data=(torch.full((4, 3), float("nan")), torch.zeros(4, dtype=torch.long))), "NaN"),

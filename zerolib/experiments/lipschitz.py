@@ -24,8 +24,9 @@ Why each bound holds:
 - BatchNorm (eval mode): ``max |gamma / sqrt(running_var + eps)|`` (exact: diagonal).
 - ReLU, Tanh, Identity, Flatten, Dropout (eval): 1; Sigmoid: 1/4; LeakyReLU:
   ``max(1, |slope|)``.
-- MaxPool2d: ``sqrt(o)``, ``o`` the most windows one input pixel lies in
-  (``ceil(k / s)`` per axis): max is 1-Lipschitz per window.
+- MaxPool2d / AdaptiveMaxPool2d: ``sqrt(o)``, ``o`` the most windows one input
+  pixel lies in (``ceil(k / s)`` per axis): max is 1-Lipschitz per window; a
+  global max pool gives 1 (exact).
 - AvgPool2d / AdaptiveAvgPool2d: ``sqrt(o / n)``, ``n`` the fewest pixels a window
   averages (Cauchy-Schwarz per window); the 2 x 2 average pool gives 1/2 (exact), a
   global average ``1 / sqrt(H W)`` (exact).
@@ -55,14 +56,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from zerolib.experiments.common.head_models import HEAD_MODELS
+from zerolib.experiments.common.head_models import HEAD_MODELS, model_line
 from zerolib.experiments.common.markdown import Section, figures, md_table, verdict_lines, verdict_table
 from zerolib.experiments.common.summary import fmt, over_seeds
 from zerolib.experiments.common.wording import direction, mean_sd
 from zerolib.papers.claims import FIG4_CLAIMS, conv_bound_cells, judge_all
 
 __all__ = ["conv2d_singular_values", "conv2d_bound", "operator_norm_estimate", "layer_bounds", "first_layer_bounds",
-           "NOTEBOOK", "LAYER_BOUNDS_PER_SEED", "CONV_BOUNDS", "NETWORK_BOUNDS", "FIRST_LAYERS_PER_SEED",
+           "NOTEBOOK", "LAYER_BOUNDS_PER_SEED", "CLEAN_PER_SEED", "CONV_BOUNDS", "NETWORK_BOUNDS", "FIRST_LAYERS_PER_SEED",
            "FIRST_LAYERS", "CLAIMS", "FIG4", "conv_rows", "estimates_within_bounds", "conv_bounds_table",
            "network_bounds", "first_layer_table", "verdicts", "direction", "conv_comparison_lines",
            "network_comparison_lines", "tightness_lines", "claim_lines", "reading", "section"]
@@ -184,18 +185,23 @@ def _leaf_bound(module: nn.Module, name: str, in_shape) -> tuple[str, float, boo
         (h, w) = in_shape[-2:]
         (ch, nh), (cw, nw) = _adaptive_windows(h, out[0] or h), _adaptive_windows(w, out[1] or w)
         return "avgpool", math.sqrt(ch * cw / (nh * nw)), True
+    if isinstance(module, nn.AdaptiveMaxPool2d):
+        out = _pair(module.output_size)
+        (h, w) = in_shape[-2:]
+        (ch, _), (cw, _) = _adaptive_windows(h, out[0] or h), _adaptive_windows(w, out[1] or w)
+        return "maxpool", math.sqrt(ch * cw), False
     raise ValueError(f"cannot bound layer {name} ({type(module).__name__}): no rule for it in zerolib.lipschitz")
 
 
 def _children_in_order(module: nn.Module):
     """The children a zerolib network's forward composes, in order, or None."""
-    from zerolib.models.nets import DenseNet, LeNet, SimpleNet80, SubstituteCNN, SubstituteMLP
+    from zerolib.models.nets import ConvNet, DenseNet, LeNet, SimpleNet80, SubstituteCNN, SubstituteMLP
 
     if isinstance(module, nn.Sequential):
         return list(module.named_children())
     if isinstance(module, SubstituteMLP):
         return [("net", module.net)]
-    if isinstance(module, (LeNet, SimpleNet80, SubstituteCNN, DenseNet)):
+    if isinstance(module, (LeNet, SimpleNet80, SubstituteCNN, DenseNet, ConvNet)):
         return [("features", module.features), ("classifier", module.classifier)]
     return None
 
@@ -305,6 +311,7 @@ def first_layer_bounds(estimator) -> pd.DataFrame:
 # ------------------------------------------------------------------ what the notebook saves
 NOTEBOOK = "lipschitz"
 LAYER_BOUNDS_PER_SEED = "layer_bounds_per_seed"   # layer_bounds of every head model, per seed
+CLEAN_PER_SEED = "clean_per_seed"                 # the head models' clean test accuracy (%), per seed
 CONV_BOUNDS = "fig4_conv_bounds"                  # Fig. 4 as a table: conv bounds per layer and head
 NETWORK_BOUNDS = "network_bounds"                 # the product of the chain's bounds per head
 FIRST_LAYERS_PER_SEED, FIRST_LAYERS = "paper_a_first_layers_per_seed", "paper_a_first_layers"
@@ -455,5 +462,9 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
         classes = params.get("paper_a_classes", [0, 1])
         lines += [(f"Paper A's models, the L2 norm of the first (real-valued) layer, classes "
                   f"{' vs '.join(str(c) for c in classes)}:"), "", md_table(fa), ""]
+    model = ""
+    if (d / f"{CLEAN_PER_SEED}.csv").is_file():
+        model = model_line(params, pd.read_csv(d / f"{CLEAN_PER_SEED}.csv")) + "."
+        lines = [f"The bounds are of these models: {model}", ""] + lines
     return Section(lines + [figures(d, [f"{FIG4}.png"]), "", "Claims (verdicts computed from the per-seed bounds):",
-                            "", verdict_table(judged), ""], [judged])
+                            "", verdict_table(judged), ""], [judged], model)

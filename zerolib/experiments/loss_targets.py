@@ -31,10 +31,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from zerolib.experiments.common.attack_grid import (COLUMNS, TARGETED, UNTARGETED, GridAttack, attack_grid,
+from zerolib.experiments.common.attack_grid import (ATTACK_BATCH, COLUMNS, TARGETED, UNTARGETED, GridAttack, attack_grid,
                                                     random_targets)
 from zerolib.experiments.common.cache import ModelCache
-from zerolib.experiments.common.head_models import HEAD_MODELS, fit_heads, head_key
+from zerolib.experiments.common.head_models import (HEAD_MODELS, clean_accuracies, fit_heads, head_key, model_line,
+                                                    network_text)
 from zerolib.experiments.common.markdown import Section, figures, md_table, saved_rows, verdict_lines, verdict_table
 from zerolib.experiments.common.summary import fmt, over_seeds
 from zerolib.experiments.common.wording import direction, mean_sd
@@ -71,13 +72,6 @@ def grid_spec(grid: list[GridAttack]) -> list[dict]:
              "fixed": g.fixed, "raw_scores": g.raw_scores, "nested": g.nested} for g in grid]
 
 
-def clean_accuracies(models: dict, x, y) -> pd.DataFrame:
-    """Table 4: test accuracy (%) of each model; columns model, accuracy."""
-    from zerolib.models.interface import accuracy
-
-    return pd.DataFrame([{"model": h, "accuracy": 100.0 * accuracy(m, x, y)} for h, m in models.items()])
-
-
 def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttack], targeted: list[GridAttack],
                seed: int, keys: dict, data_key: dict, source: str = SOURCE, cache: ModelCache | None = None,
                progress: bool = True) -> pd.DataFrame:
@@ -99,7 +93,7 @@ def head_grids(models: dict, x, y, *, n_classes: int, untargeted: list[GridAttac
         codebook = Codebook(model.codebook) if getattr(model, "codebook", None) is not None else None
         for setting, grid in (("untargeted", untargeted), ("targeted", targeted)):
             job = cache.job({"class": "HeadGrid", "model": keys[head], "setting": setting, "rows": rows_key,
-                             "grid": grid_spec(grid), "seed": int(seed), "codebook": codebook is not None,
+                             "grid": grid_spec(grid), "seed": int(seed), "batch_size": ATTACK_BATCH, "codebook": codebook is not None,
                              "transfer_to": {h: keys[h] for h in others} if setting == "untargeted" else {}})
             with job as store:
                 table = attack_grid(
@@ -300,10 +294,9 @@ def _joined(values, spec: str = ".1f") -> str:
 
 def setting_line(params: dict) -> str:
     """What the run trained and attacked, from its parameters (the run record's)."""
-    arch = f" {params['arch']}" if params.get("arch") else ""
     train = params.get("train", "the notebook's default settings")
-    return (f"Our setting: network `{params.get('net', '?')}`{arch} trained with {train} on "
-            f"{params.get('n_train') or 'all'} training rows; {params.get('n_attack') or 'all'} test rows attacked "
+    return (f"Our setting: {network_text(params)} (training settings {train}); "
+            f"{params.get('n_attack') or 'all'} test rows attacked "
             "per seed; " + (f"fixed iteration counts capped at {params['max_steps']}." if params.get("max_steps")
                             else "the paper's iteration counts."))
 
@@ -528,6 +521,5 @@ def section(d: Path, dataset: str, params: dict) -> Section | None:
              "#### Paper B, Table 7: targeted success (%) of CW-L2 and of the codebook-aware CW-L2", "",
              md_table(t7), "", " ".join(codebook_cw_lines(grids)), "", figures(d, figs), "",
              "Claims (verdicts computed from the per-seed tables):", "", verdict_table(judged), ""]
-    model = f"network {params.get('net', '?')}; " + clean_text[0]
     gaps = clean_text[1:2]
-    return Section(lines, [judged], model + (" " + gaps[0].split(";")[0] + "." if gaps else ""))
+    return Section(lines, [judged], model_line(params, clean) + (". " + gaps[0].split(";")[0] + "." if gaps else "."))

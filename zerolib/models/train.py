@@ -12,7 +12,13 @@ as batch-norm statistics), the optimizer state, the finished epochs, the loss
 history and those RNG states, so resuming replays the remaining epochs exactly
 as an uninterrupted run would (bit for bit on CPU; on CUDA up to the
 nondeterminism of some kernels). The learning-rate schedule is a function of the
-epoch, so it needs no state.
+epoch and step, so it needs no state. The augmentations (random flips and
+shifted crops) draw from the run's generator, so they resume exactly too.
+
+Schedules: ``"step"`` multiplies ``lr`` by ``lr_gamma`` at each milestone epoch
+(DenseNet's recipe); ``"onecycle"`` (Smith's one-cycle, the fast recipe of the
+``-cpu`` profiles) rises linearly from ``lr / 10`` to ``lr`` over the first
+``warmup`` of all steps and falls along a half cosine to 0 by the last.
 
 Safety: a checkpoint holds tensors and plain Python values only; it is written
 with ``torch.save`` through ``zerolib._io.atomic_write`` (a crash never leaves
@@ -35,7 +41,13 @@ from zerolib._checks import require
 from zerolib._io import atomic_write
 from zerolib.torchutil import resolve_device
 
-__all__ = ["train", "load_checkpoint"]
+__all__ = ["train", "load_checkpoint", "AUGMENTATIONS", "SCHEDULES"]
+
+AUGMENTATIONS = ("flip", "crop")
+"""``flip``: mirror each image left-right with probability 1/2 (for natural images, not
+digits); ``crop``: shift each image by up to ``crop_pad`` pixels each way (a random crop
+of the image padded by reflection)."""
+SCHEDULES = ("step", "onecycle")
 
 _FORMAT = 1  # checkpoint layout version
 
@@ -69,13 +81,41 @@ def _batches(data, tensors, batch_size: int, gen: torch.Generator):
     yield from loader
 
 
+def _augment(xb: torch.Tensor, augment, crop_pad: int, gen: torch.Generator) -> torch.Tensor:
+    """``xb`` (N, C, H, W) with the ``augment`` transformations drawn from ``gen``."""
+    if "flip" in augment:
+        flip = torch.rand(len(xb), generator=gen) < 0.5
+        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+    if "crop" in augment and crop_pad > 0:
+        n, _, h, w = xb.shape
+        padded = torch.nn.functional.pad(xb, (crop_pad,) * 4, mode="reflect")
+        dy, dx = (torch.randint(0, 2 * crop_pad + 1, (n,), generator=gen) for _ in range(2))
+        rows = (torch.arange(h)[None, :] + dy[:, None])[:, :, None]   # (N, H, 1)
+        cols = (torch.arange(w)[None, :] + dx[:, None])[:, None, :]   # (N, 1, W)
+        xb = padded[torch.arange(n)[:, None, None], :, rows, cols].permute(0, 3, 1, 2).contiguous()
+    return xb
+
+
+def _rate(schedule: str, lr: float, epoch: int, step: int, steps_per_epoch: int, epochs: int,
+          lr_milestones, lr_gamma: float, warmup: float) -> float:
+    """The learning rate of ``step`` (within ``epoch``)."""
+    if schedule == "step":
+        return lr * lr_gamma ** sum(epoch >= m for m in lr_milestones)
+    t = (epoch * steps_per_epoch + step) / max(epochs * steps_per_epoch, 1)
+    if t < warmup:
+        return lr * (0.1 + 0.9 * t / warmup)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (t - warmup) / (1.0 - warmup)))
+
+
 def _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov):
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
     if optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {optimizer!r}")
 
 
 def _loader_generator(data):
@@ -110,7 +150,8 @@ def load_checkpoint(path, device="cpu") -> dict:
 
 def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str = "sgd", lr: float = 0.01,
           momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False, batch_size: int = 128,
-          lr_milestones=(), lr_gamma: float = 0.1, seed: int = 0, device="auto", checkpoint_path=None,
+          lr_milestones=(), lr_gamma: float = 0.1, schedule: str = "step", warmup: float = 0.25,
+          augment=(), crop_pad: int = 2, seed: int = 0, device="auto", checkpoint_path=None,
           resume: bool = True, progress: bool = True) -> list[float]:
     """Train ``model`` in place; return the mean training loss of every epoch.
 
@@ -123,10 +164,17 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         loss: ``loss(outputs, y)`` -> a scalar, e.g. a ``zerolib.losses`` adapter;
             default ``model.loss`` (the head's adapter of a ``HeadNet``).
         epochs: total epochs, counting those a resumed checkpoint already holds.
-        optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``) or ``"adam"``.
+        optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (``weight_decay`` as an
+            L2 term of the gradient) or ``"adamw"`` (decoupled weight decay). Adam's steps do not
+            scale with the loss, so the three heads' losses (cross-entropy, and MSE averaged
+            over 10 or 128 outputs) train at one learning rate.
         lr, weight_decay: learning rate and L2 penalty.
         lr_milestones, lr_gamma: the learning rate is multiplied by ``lr_gamma`` at
             each milestone epoch (DenseNet: 50 % and 75 % of the epochs).
+        schedule: ``"step"`` (the milestones) or ``"onecycle"`` (warm-up over the
+            ``warmup`` fraction of the steps, then a half cosine to 0; see above).
+        augment: some of :data:`AUGMENTATIONS` (``"flip"``, ``"crop"``), applied to
+            each minibatch of images (N, C, H, W); ``crop_pad``: the crop's shift.
         batch_size: rows per step (tensors or a Dataset).
         seed: seeds the minibatch order and all other randomness of the run.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
@@ -137,6 +185,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         progress: show a tqdm bar over the epochs.
     """
     loss, tensors = _check_args(model, data, loss, epochs, batch_size, lr, seed)
+    augment = _check_schedule(schedule, warmup, lr_milestones, augment, crop_pad)
     device = resolve_device(device)
     model.to(device)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
@@ -148,16 +197,21 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         torch.manual_seed(int(seed))
         start, history = 0, []
         if path is not None and resume and path.exists():
-            start, history = _resume(path, model, opt, gen, device, data, seed, epochs)
+            start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule)
         bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
+        steps = _steps_per_epoch(data, tensors, int(batch_size))
         for epoch in bar:
-            rate = lr * lr_gamma ** sum(epoch >= m for m in lr_milestones)
-            for group in opt.param_groups:
-                group["lr"] = rate
-            history.append(_epoch(model, loss, opt, _batches(data, tensors, int(batch_size), gen), device))
+            def rate(step, epoch=epoch):
+                return _rate(schedule, lr, epoch, step, steps, epochs, lr_milestones, lr_gamma, warmup)
+
+            batches = _batches(data, tensors, int(batch_size), gen)
+            if augment:
+                batches = ((_augment(xb, augment, int(crop_pad), gen), yb) for xb, yb in batches)
+            history.append(_epoch(model, loss, opt, batches, device, rate))
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
-                ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "model": model.state_dict(),
+                ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "epochs": int(epochs),
+                        "schedule": schedule, "model": model.state_dict(),
                         "optimizer": opt.state_dict(), "rng": _rng_state(gen, device, data),
                         "history": torch.tensor(history, dtype=torch.float64)}
                 atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
@@ -183,12 +237,36 @@ def _check_args(model, data, loss, epochs, batch_size, lr, seed):
     return loss, tensors
 
 
-def _resume(path: Path, model, opt, gen, device, data, seed, epochs) -> tuple[int, list[float]]:
+def _check_schedule(schedule, warmup, lr_milestones, augment, crop_pad) -> tuple[str, ...]:
+    """The augmentations as a tuple, or a ValueError naming the bad schedule setting."""
+    require(schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    require(isinstance(warmup, numbers.Real) and 0 <= warmup < 1, f"warmup must be in [0, 1), got {warmup!r}")
+    require(schedule == "step" or not lr_milestones, "lr_milestones belong to schedule='step', not 'onecycle'")
+    augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
+    unknown = [a for a in augment if a not in AUGMENTATIONS]
+    require(not unknown, f"unknown augmentations {unknown}; expected some of {AUGMENTATIONS}")
+    require(isinstance(crop_pad, numbers.Integral) and crop_pad >= 0, f"crop_pad must be an integer >= 0, got {crop_pad!r}")
+    return augment
+
+
+def _steps_per_epoch(data, tensors, batch_size: int) -> int:
+    if tensors is not None:
+        return math.ceil(len(tensors[0]) / batch_size)
+    if isinstance(data, torch.utils.data.DataLoader):
+        return len(data)
+    return math.ceil(len(data) / batch_size)
+
+
+def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule) -> tuple[int, list[float]]:
     """Load the checkpoint at ``path`` into the model, optimizer and generators; return the
     epochs it holds and their losses."""
     ckpt = load_checkpoint(path, device)
     require(int(ckpt["seed"]) == int(seed), f"checkpoint {path} was written with seed {int(ckpt['seed'])}, "
             f"not {seed}; pass resume=False to start afresh")
+    written = (ckpt.get("schedule", "step"), int(ckpt.get("epochs", epochs)))
+    require(written[0] == schedule and (schedule == "step" or written[1] == epochs),
+            f"checkpoint {path} was written by a run with schedule {written[0]!r} over {written[1]} epochs, "
+            f"not {schedule!r} over {epochs} (the one-cycle rate depends on the total); pass resume=False")
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], gen, device, data)
@@ -197,11 +275,13 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs) -> tuple[in
     return start, history
 
 
-def _epoch(model, loss, opt, batches, device) -> float:
-    """One pass over ``batches``; the mean training loss per row."""
+def _epoch(model, loss, opt, batches, device, rate) -> float:
+    """One pass over ``batches``, step i at learning rate ``rate(i)``; the mean training loss per row."""
     model.train()
     total, count = 0.0, 0
-    for xb, yb in batches:
+    for step, (xb, yb) in enumerate(batches):
+        for group in opt.param_groups:
+            group["lr"] = rate(step)
         xb, yb = xb.to(device), yb.to(device)
         value = loss(model(xb), yb)
         opt.zero_grad(set_to_none=True)

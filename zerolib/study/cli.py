@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-root", type=Path, help="where outputs/<profile>/ goes (default: ROOT/outputs)")
     run.add_argument("--dry-run", action="store_true", help="every iteration and epoch count cut to one, "
                      "the data and the networks as the profile says (outputs/<PROFILE>-dry/)")
+    run.add_argument("--dry-rows", type=int, metavar="N", help="with --dry-run: every row count (training "
+                     "subsamples, attacked rows) capped at N too, the form CI runs (outputs/<PROFILE>-dry-rowsN/)")
     run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
     run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
                      "default; parallel, each host's cores over its task slots); the numbers depend on it")
@@ -37,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     fan.add_argument("--cluster", choices=["slurm", "pbs", "sge", "lsf"],
                      help="run as Dask tasks on a dask-jobqueue cluster built from the profile's cluster: section")
     sub.add_parser("list", help="list profiles and notebooks")
+    tim = sub.add_parser("times", help="each notebook's status, minutes and peak memory in a profile's run records")
+    tim.add_argument("--profile", default="quick", help="the profile whose outputs/<PROFILE>/ to read")
+    tim.add_argument("--dry-run", action="store_true", help="read the profile's dry run (outputs/<PROFILE>-dry/)")
+    tim.add_argument("--dry-rows", type=int, metavar="N", help="with --dry-run: outputs/<PROFILE>-dry-rowsN/")
+    tim.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
     rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
     rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
     return parser
@@ -52,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         path = write_report(args.output_root or root / "outputs")
         print(f"wrote {path}")
         return 0
+    if args.command == "times":
+        from .times import times_text
+
+        name = args.profile + ("-dry" if args.dry_run else "") + (f"-rows{args.dry_rows}" if args.dry_rows else "")
+        print(times_text((args.output_root or root / "outputs") / name))
+        return 0
     if args.command == "list":
         print("profiles: ", " ".join(list_profiles(root / "params")))
         print("notebooks:", " ".join(list_notebooks(root / "notebooks")))
@@ -61,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                    else Profile.load(root / "params", args.profile))
         if args.seeds:
             profile = profile.with_seeds(args.seeds)
+        if args.dry_rows is not None and not args.dry_run:
+            raise StudyError("--dry-rows needs --dry-run")
         if args.dry_run:
             from .dry_run import dry_profile
 
-            profile = dry_profile(profile, root / "notebooks")
+            try:
+                profile = dry_profile(profile, root / "notebooks", rows=args.dry_rows)
+            except ValueError as exc:
+                raise StudyError(str(exc)) from exc
         if args.workers is not None or args.scheduler or args.cluster:
             from .cluster import run_parallel
 

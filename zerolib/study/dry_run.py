@@ -9,6 +9,12 @@ Data sizes, architectures and everything else stay as the profile says, so the d
 the full data, builds the full networks and goes through every code path once.
 
     python -m zerolib.study run --profile mnist --dry-run     # writes outputs/mnist-dry/
+
+At full data size a paper-scale dry run takes most of an hour on 2 CPU cores (a DenseNet-40
+epoch over 60000 images is minutes), too long for the tests. ``--dry-rows N`` also caps every
+row count of :data:`ROW_COUNTS` (training subsamples, attacked and audited rows, the black-box
+set's cap; 0, "all", becomes N) at N: the same architectures and code paths in minutes, which
+is the form CI runs (``outputs/<profile>-dry-rows<N>/``). The test sets stay whole.
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from typing import Any
 
 from .runner import Profile, declared_parameters, notebook_defaults
 
-__all__ = ["CUT_TO_ONE", "cut_to_one", "dry_profile"]
+__all__ = ["CUT_TO_ONE", "ROW_COUNTS", "cap_rows", "cut_to_one", "dry_profile"]
 
 CUT_TO_ONE = frozenset({
     "n_iter", "epochs", "steps", "max_steps", "pgd_steps", "rounds", "binary_search_steps", "max_queries",
     "n_queries", "init_evals", "max_evals", "restarts", "noise_draws", "n_seeds",
 })
 """The settings that count iterations, epochs, rounds, steps or queries (and seeds)."""
+
+ROW_COUNTS = frozenset({
+    "n_train", "n_train_multiclass", "n_train_nets", "sweep_n_train", "n_per_class", "cv_max_samples",
+    "n_attack", "n_audit", "hsj_rows", "n_seed_points", "cap",
+})
+"""The settings that count rows (0 means all of them): capped by ``--dry-rows``."""
 
 _BUDGET_LISTS = frozenset({"hsj_budgets"})  # lists of query budgets: one budget of 1
 
@@ -44,6 +56,17 @@ def cut_to_one(value: Any, key: str | None = None) -> Any:
     return value
 
 
+def cap_rows(value: Any, n: int, key: str | None = None) -> Any:
+    """``value`` with every setting in :data:`ROW_COUNTS` capped at ``n`` (0, all rows, becomes ``n``)."""
+    if isinstance(value, dict):
+        return {k: cap_rows(v, n, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap_rows(v, n) for v in value]
+    if key in ROW_COUNTS and isinstance(value, int) and not isinstance(value, bool):
+        return n if value == 0 else min(value, n)
+    return value
+
+
 def _defaults(notebook: Path) -> dict[str, Any]:
     """The notebook's own parameter defaults that are plain values."""
     out = {}
@@ -55,14 +78,20 @@ def _defaults(notebook: Path) -> dict[str, Any]:
     return out
 
 
-def dry_profile(profile: Profile, notebooks_dir: Path) -> Profile:
+def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None) -> Profile:
     """``profile`` as a dry run (named ``<name>-dry``): each notebook's parameters, its own
-    defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one."""
+    defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one;
+    with ``rows``, every row count of :data:`ROW_COUNTS` capped at it too (``<name>-dry-rows<N>``)."""
+    if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 1):
+        raise ValueError(f"rows must be an integer >= 1, got {rows!r}")
     notebooks = {}
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         declared = declared_parameters(path)
         given = {**_defaults(path), **profile.parameters_for(path.stem, declared)}
-        dry = cut_to_one(given)
+        dry = cut_to_one(given) if rows is None else cap_rows(cut_to_one(given), rows)
         notebooks[path.stem] = {k: v for k, v in dry.items() if k in declared and k != "output_dir"}
-    return Profile(name=f"{profile.name}-dry", description=f"dry run of {profile.name}: every count cut to one",
+    name, what = f"{profile.name}-dry", "every count cut to one"
+    if rows is not None:
+        name, what = f"{name}-rows{rows}", f"{what}, every row count capped at {rows}"
+    return Profile(name=name, description=f"dry run of {profile.name}: {what}",
                    notebooks=notebooks, cluster=dict(profile.cluster), reductions={})

@@ -142,7 +142,7 @@ def write_report(output_root: Path) -> Path:
     then each profile's full tables."""
     output_root = Path(output_root)
     dirs = [d for d in output_root.iterdir() if d.is_dir() and any(d.glob("*/run.json"))
-            and not d.name.endswith("-dry")] if output_root.is_dir() else []  # a dry run proves it runs, nothing more
+            and "-dry" not in d.name] if output_root.is_dir() else []  # a dry run proves it runs, nothing more
     dirs.sort(key=lambda d: (ORDER.index(d.name) if d.name in ORDER else len(ORDER), d.name))
     body, frames = [], []
     for d in dirs:

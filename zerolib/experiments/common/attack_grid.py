@@ -22,6 +22,10 @@ DeepFool's grid values are step limits of one deterministic run (``nested``): a
 row's iterate after m steps does not depend on the limit, so one run to the
 largest limit records all four cells.
 
+Memory: every attack runs on chunks of ``batch_size`` rows (a chunk's seed is the
+grid's seed plus its index), so the memory an attack needs is set by the chunk, not by
+the number of rows: the paper-scale profiles attack the whole test set.
+
 Resuming: with ``store`` (a folder, e.g. ``ModelCache.job``) each cell's rows
 are written there atomically once computed and read back on a rerun.
 """
@@ -41,7 +45,11 @@ from zerolib.attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, Deep
 from zerolib.losses import CrossEntropy
 from zerolib._io import atomic_write
 
-__all__ = ["GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
+__all__ = ["ATTACK_BATCH", "GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
+
+
+ATTACK_BATCH = 500
+"""Rows an attack of the grid runs on at once (its chunk)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ def _cell_file(store: Path, name: str, value) -> Path:
 
 def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = False, targets=None,
                 codebook=None, transfer_to: dict | None = None, seed: int = 0, store=None,
-                progress: bool = True) -> pd.DataFrame:
+                batch_size: int = ATTACK_BATCH, progress: bool = True) -> pd.DataFrame:
     """Every (attack, value) cell of ``grid`` on (x, y): columns attack, param, value,
     scored_on ("self": ``model``), accuracy (% of rows the model still labels ``y``),
     success (% reaching ``targets``; untargeted: 100 - accuracy), l2 and linf (mean
@@ -146,10 +154,13 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
     ``codebook``: with it, CW-L2 cells also run :class:`CodebookCWL2` (paper B, Table 7);
     ``transfer_to``: ``{name: model}`` that the same adversaries are also scored on
     (black-box transfer, paper B's Table 6), a row each with ``scored_on`` = name;
-    ``store``: a folder where finished cells are kept (a rerun reads them back)."""
+    ``store``: a folder where finished cells are kept (a rerun reads them back);
+    ``batch_size``: rows attacked at once (see the module's note on memory)."""
     from zerolib.models.interface import predict
 
     y = torch.as_tensor(y).long()
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if targeted and targets is None:
         raise ValueError("a targeted grid needs targets (zerolib.experiments.common.attack_grid.random_targets)")
     if targeted:
@@ -179,6 +190,7 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
                         "success": success, "l2": l2, "linf": linf})
         return pd.DataFrame(out, columns=COLUMNS)
 
+    labels = targets if targeted else y
     frames = []
     bar = tqdm(total=sum(len(g.values) for g in attacks), desc="attack grid", disable=not progress)
     for g in attacks:
@@ -188,12 +200,12 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
         todo = [v for v in g.values if v not in done]
         advs = {}
         if g.nested and todo:  # one run to the largest step limit records the others
-            atk = g.build(model, max(todo), loss=loss, targeted=targeted, seed=seed, record_at=tuple(todo))
-            atk(x, targets if targeted else y)
-            advs = {v: atk.recorded[v] for v in todo}
+            advs = _chunked(lambda xc, tc, i: _recorded(g, model, todo, xc, tc, loss=loss, targeted=targeted,
+                                                        seed=seed + i), x, labels, batch_size)
         for v in todo:
-            adv = advs[v] if v in advs else g.build(model, v, loss=loss, targeted=targeted, seed=seed)(
-                x, targets if targeted else y)
+            adv = advs[v] if v in advs else _chunked(
+                lambda xc, tc, i: g.build(model, v, loss=loss, targeted=targeted, seed=seed + i)(xc, tc),
+                x, labels, batch_size)
             done[v] = rows_of(g, v, adv)
             if store is not None:
                 atomic_write(files[v], lambda tmp, rows=done[v]: rows.to_csv(tmp, index=False))
@@ -201,3 +213,20 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
         frames += [done[v] for v in g.values]
     bar.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _recorded(g: GridAttack, model, values, x, t, **build) -> dict:
+    """A nested attack's adversaries at each of ``values`` (step limits), from one run."""
+    atk = g.build(model, max(values), record_at=tuple(values), **build)
+    atk(x, t)
+    return {v: atk.recorded[v] for v in values}
+
+
+def _chunked(run, x, t, batch_size: int):
+    """``run(x_chunk, t_chunk, i)`` on consecutive chunks of ``batch_size`` rows, its outputs
+    (tensors, or dicts of tensors) joined in row order."""
+    outs = [run(x[s:s + batch_size], t[s:s + batch_size], i)
+            for i, s in enumerate(range(0, len(x), batch_size))]
+    if isinstance(outs[0], dict):
+        return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+    return torch.cat(outs)

@@ -7,10 +7,13 @@ experiments, so the same settings give the same cached models in all three.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from zerolib.experiments.common.cache import ModelCache, _jsonable
+from zerolib.experiments.common.summary import fmt, over_seeds
 from zerolib.losses import PAPER_B_VARIANTS as HEAD_MODELS
 
-__all__ = ["HEAD_MODELS", "fit_heads", "head_key"]
+__all__ = ["HEAD_MODELS", "clean_accuracies", "fit_heads", "head_key", "model_line", "network_text"]
 
 
 def _model_args(head: str, arch: dict, code_length: int, code_seed: int) -> dict:
@@ -42,3 +45,30 @@ def fit_heads(net: str, in_shape, n_classes: int, data_key: dict, X, y=None, *, 
     return {h: cache.fit_net(net, in_shape, n_classes, data_key, X, y, seed=seed, train_settings=train, head=h,
                              model_args=_model_args(h, arch, code_length, code_seed), device=device)
             for h in heads}
+
+
+def clean_accuracies(models: dict, x, y) -> pd.DataFrame:
+    """Paper B's Table 4: test accuracy (%) of each model; columns model, accuracy."""
+    from zerolib.models.interface import accuracy
+
+    return pd.DataFrame([{"model": h, "accuracy": 100.0 * accuracy(m, x, y)} for h, m in models.items()])
+
+
+def network_text(params: dict) -> str:
+    """The network a run trained, from its parameters: name, architecture overrides, recipe."""
+    arch = params.get("arch") or {}
+    arch_text = f" ({', '.join(f'{k} {v}' for k, v in arch.items())})" if arch else ""
+    train = params.get("train") or {}
+    recipe = (f", {train['epochs']} epochs of {train.get('optimizer', 'sgd')}"
+              + (f" ({train['schedule']})" if train.get("schedule") else "")
+              + (f" with {'+'.join(train['augment'])}" if train.get("augment") else "")) if "epochs" in train else ""
+    rows = params.get("n_train") or "all"
+    return f"network `{params.get('net', '?')}`{arch_text}{recipe} on {rows} training rows"
+
+
+def model_line(params: dict, clean: pd.DataFrame) -> str:
+    """The network and each head's clean accuracy (mean over seeds): what a paper-B verdict rests on."""
+    s = over_seeds(clean, ["model"]).set_index("model")
+    heads = [m for m in HEAD_MODELS if m in s.index]
+    return (network_text(params) + "; clean accuracy " +
+            ", ".join(f"{m} {fmt(s.loc[m, 'mean'], s.loc[m, 'std'])} %" for m in heads))
