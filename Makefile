@@ -37,9 +37,9 @@ test: setup
 	$(PY) -m pytest -q
 
 # The paper-scale profiles' dry runs in the form CI affords: every iteration, epoch and seed
-# count cut to one and every row count capped at DRY_ROWS, the full architectures and the full
-# test sets; each prints its notebooks' minutes and peak memory (needs ZEROLIB_DATA).
-DRY_ROWS ?= 200
+# count cut to one and every row count (test subsets too) capped at DRY_ROWS, the full
+# architectures; each prints its notebooks' minutes and peak memory (needs ZEROLIB_DATA).
+DRY_ROWS ?= 50
 DRY_PROFILES ?= mnist fashion_mnist cifar10
 dry-run: setup
 	for p in $(DRY_PROFILES); do \

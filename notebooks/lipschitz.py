@@ -46,6 +46,7 @@ n_seeds: int = 2                 # independent seeds behind every number
 run_seeds: list = []             # run only these of the seeds (the parallel runner's per-seed tasks; empty: all)
 dataset: str = "digits"          # digits, mnist, fashion_mnist or cifar10 (from ZEROLIB_DATA)
 n_train: int = 0                 # stratified training subsample of the networks (0: all rows)
+n_test: int = 0                  # stratified test subsample (0: all rows; a dry run caps it)
 net: str = "densenet_small"      # zerolib network (paper: densenet, depth 40 and growth 12)
 arch: dict = {}                  # architecture overrides, e.g. {"depth": 40, "growth_rate": 12}
 train: dict = {"epochs": 10, "optimizer": "adam", "lr": 0.001, "batch_size": 64}  # zerolib.models.train settings
@@ -80,7 +81,7 @@ from zerolib.experiments.common.plots import BAND
 out = ResultDir(output_dir)
 cache = ModelCache()
 seeds = seed_list(seed, n_seeds, run_seeds)
-data = load_dataset(dataset, n_train=n_train or None, seed=seed)
+data = load_dataset(dataset, n_train=n_train or None, n_test=n_test or None, seed=seed)
 data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed}
 in_shape, k = tuple(data.x_train.shape[1:]), data.n_classes
 

@@ -53,7 +53,7 @@ def test_dry_rows_caps_every_row_count_and_nothing_else():
     given = {"n_train": 0, "n_attack": 5000, "n_audit": 50, "eps": 0.3, "n_iter": 1000,
              "blackbox": {"cap": 6400, "n_seed_points": 150}, "train": {"batch_size": 64}}
     assert cap_rows(given, 100) == {"n_train": 100, "n_attack": 100, "n_audit": 50, "eps": 0.3, "n_iter": 1000,
-                                    "blackbox": {"cap": 100, "n_seed_points": 100}, "train": {"batch_size": 64}}
+                                    "blackbox": {"cap": 200, "n_seed_points": 100}, "train": {"batch_size": 64}}
     profile = Profile.load(ROOT / "params", "cifar10")
     dry = dry_profile(profile, ROOT / "notebooks", rows=200)
     assert dry.name == "cifar10-dry-rows200"
@@ -62,7 +62,11 @@ def test_dry_rows_caps_every_row_count_and_nothing_else():
         assert params == cap_rows(full.notebooks[nb], 200)
         rows = [v for k, v in _row_counts(params)]
         assert all(1 <= v <= 200 for v in rows), (nb, rows)
+        if "cap" in params:  # the black box doubles its set from the seed points up to the cap
+            assert 2 * params.get("n_seed_points", 200) <= params["cap"] <= 400, (nb, params["cap"])
     assert dry.notebooks["loss_targets"]["n_attack"] == 200  # 0, the whole test set, becomes the cap
+    assert dry.notebooks["loss_targets"]["n_test"] == dry.notebooks["lipschitz"]["n_test"] == 200
+    assert full.notebooks["loss_targets"]["n_test"] == 0     # a dry run at full size keeps the whole test set
     with pytest.raises(ValueError, match="rows"):
         dry_profile(profile, ROOT / "notebooks", rows=0)
 

@@ -35,6 +35,10 @@ def test_thin_caps_iterations_and_keeps_every_attack_and_value():
         if "steps" in o.fixed:
             assert g.fixed["steps"] == min(o.fixed["steps"], 20)
     assert {g.name: g for g in thinned}["DeepFool"].values == (10, 20, 30, 40)
+    # the binary searches (5 in the paper) are iteration counts too: unchanged at 20, one in a dry run
+    assert {g.fixed["binary_search_steps"] for g in thinned if "binary_search_steps" in g.fixed} == {5}
+    dry = thin(UNTARGETED + TARGETED, 1)
+    assert {g.fixed["binary_search_steps"] for g in dry if "binary_search_steps" in g.fixed} == {1}
     with pytest.raises(ValueError, match="max_steps"):
         thin(UNTARGETED, 0)
 

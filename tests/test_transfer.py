@@ -222,3 +222,24 @@ def test_section_reads_its_files_and_the_eps_parameter(tmp_path):
     assert len(section.verdicts) == 1 and len(section.verdicts[0]) == 5
     other = "\n".join(wt.section(tmp_path, "fashion_mnist", {"eps": 0.1}).lines)
     assert "no paper table for this dataset. Why eps 0.1" in other
+
+
+def test_scd01_substitute_of_a_one_class_target_moves_nothing():
+    # a target that labels every point alike (a dry run's one-iteration model) leaves a 01-loss
+    # line nothing to separate: the substitute warns, has no direction, and attacks nothing
+    import warnings
+
+    import torch
+
+    from zerolib.experiments.common.substitutes import OneClass, SCD01Substitute
+    from zerolib.models import predict
+
+    sub = SCD01Substitute(settings={"n_iter": 5})
+    x = torch.rand(20, 1, 4, 4)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model = sub.fit(x, torch.zeros(20, dtype=torch.long), 2, seed=0)
+    assert model == OneClass(0) and any("one class" in str(w.message) for w in seen)
+    assert predict(model, x).tolist() == [0] * 20
+    assert torch.equal(sub.jacobian_sign(model, x, torch.zeros(20, dtype=torch.long)), torch.zeros_like(x))
+    assert torch.equal(sub.adversaries(model, x, torch.zeros(20, dtype=torch.long), 0.3), x)

@@ -360,7 +360,8 @@ def _audit_family(s: _Setup, fam: str, fitted) -> _FamilyAudit:
         n = min(s.hsj_rows, len(s.x))
         rows = distance_vs_queries(fam, model, s.x[:n], s.y[:n], starts[:n], budgets=s.hsj_budgets, seed=s.seed,
                                    hsj=s.hsj)
-        f = pd.concat([f, pd.DataFrame([_levelled_off(rows)])], ignore_index=True)
+        if len(rows) >= 2:  # the flag compares the last two budgets (a dry run has one)
+            f = pd.concat([f, pd.DataFrame([_levelled_off(rows)])], ignore_index=True)
     return _FamilyAudit(curves=pd.concat([c, pc, tc], ignore_index=True).assign(family=fam), flags=f.assign(family=fam),
                         distances=_distances(fam, decision, model, s.x, s.y), hsj_curve=rows,
                         substitute_queries=queries)

@@ -97,7 +97,7 @@ TARGETED = [
 ]
 """Paper B, Table 5: targeted white-box attacks (random targets) and their grids."""
 
-STEP_PARAMS = ("steps",)
+STEP_PARAMS = ("steps", "binary_search_steps")
 
 
 ADAM_LR = {CWL2: 5e-3}
@@ -105,8 +105,9 @@ ADAM_LR = {CWL2: 5e-3}
 
 
 def thin(grid: list[GridAttack], max_steps: int) -> list[GridAttack]:
-    """The same attacks and grid values with every fixed iteration count capped at
-    ``max_steps`` (a varied ``steps`` grid, DeepFool's, is kept as it is: it is a grid value).
+    """The same attacks and grid values with every fixed iteration count (steps, and the binary
+    searches' steps of CW-L2 and L-BFGS) capped at ``max_steps`` (a varied ``steps`` grid,
+    DeepFool's, is kept as it is: it is a grid value).
 
     CW-L2's Adam steps have a fixed learning rate (5e-3) sized for 1000 of them: capped
     at ``max_steps`` without more, the attack cannot move far enough to succeed (on a

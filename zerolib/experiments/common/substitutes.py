@@ -30,6 +30,7 @@ as an uninterrupted run (every round's randomness is derived from (seed, round))
 from __future__ import annotations
 
 import json
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,6 +95,16 @@ class NetSubstitute:
         return FGSM(model, eps)(x, y)
 
 
+@dataclass(frozen=True)
+class OneClass:
+    """What a substitute learns from labels of one class: that class, everywhere."""
+
+    label: int
+
+    def predict(self, x):
+        return np.full(len(x), self.label)
+
+
 @dataclass
 class SCD01Substitute:
     """A single-run SCD01 substitute (paper A, Fig. 4: 1000 iterations), binary only:
@@ -107,14 +118,24 @@ class SCD01Substitute:
 
         if n_classes != 2:
             raise ValueError("the SCD01 substitute is for binary targets (paper A uses it on classes 0 vs 1)")
+        if len(torch.as_tensor(labels).unique()) < 2:
+            # the target gave every point one label (e.g. a dry run's one-iteration model): a 01-loss
+            # line has nothing to separate, so the substitute carries no direction and moves nothing
+            warnings.warn(f"the target labels all {len(labels)} substitute points one class: the SCD01 substitute "
+                          "has no direction this round, and its adversaries are the original points")
+            return OneClass(int(torch.as_tensor(labels).reshape(-1)[0]))
         return SCD01Classifier(n_votes=1, random_state=seed, device=self.device, **self.settings).fit(x, labels)
 
     def jacobian_sign(self, model, x, labels):
+        if isinstance(model, OneClass):  # no direction (see fit)
+            return torch.zeros_like(x)
         w = torch.as_tensor(model.coef_[0, 0], dtype=x.dtype).sign()
         s = (2 * labels.to(x.dtype) - 1)[:, None]
         return (s * w).reshape(x.shape)
 
     def adversaries(self, model, x, y, eps: float):
+        if isinstance(model, OneClass):  # no direction (see fit)
+            return x.clone()
         return SignAttack(model.coef_, eps)(x, y)
 
 
