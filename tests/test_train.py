@@ -28,6 +28,19 @@ def fresh(head="ce"):
 SETTINGS = dict(lr=0.05, batch_size=64, seed=5, device="cpu", progress=False, lr_milestones=(2,))
 
 
+def crashing_loss(at_step: int):
+    """The model's own loss (cross-entropy), interrupted at call ``at_step``: a crash mid-run."""
+    calls = {"n": 0}
+
+    def loss(out, target):
+        calls["n"] += 1
+        if calls["n"] == at_step:
+            raise KeyboardInterrupt
+        return CrossEntropy()(out, target)
+
+    return loss
+
+
 def same_weights(a, b) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -59,16 +72,8 @@ def test_resume_equals_uninterrupted(tmp_path, data):
 
     # a crash in the middle of epoch 3 leaves the epoch-2 checkpoint; resuming ends the same
     ckpt2 = tmp_path / "crash.pt"
-    calls = {"n": 0}
-
-    def crashing_loss(out, target):
-        calls["n"] += 1
-        if calls["n"] == 2 * 5 + 2:  # 5 steps per epoch; crash at epoch 3, step 2
-            raise KeyboardInterrupt
-        return CrossEntropy()(out, target)  # the model's own loss, as in the runs above
-
-    with pytest.raises(KeyboardInterrupt):
-        train(fresh(), (x, y), crashing_loss, epochs=4, checkpoint_path=ckpt2, **SETTINGS)
+    with pytest.raises(KeyboardInterrupt):  # 5 steps per epoch; crash at epoch 3, step 2
+        train(fresh(), (x, y), crashing_loss(at_step=2 * 5 + 2), epochs=4, checkpoint_path=ckpt2, **SETTINGS)
     assert load_checkpoint(ckpt2)["epoch"] == 2
     again = fresh()
     assert train(again, (x, y), epochs=4, checkpoint_path=ckpt2, **SETTINGS) == h_full
@@ -132,16 +137,8 @@ def test_resume_equals_uninterrupted_with_onecycle_and_augmentation(tmp_path, da
     full = fresh()
     h_full = train(full, (x, y), epochs=3, **FAST)
     ckpt = tmp_path / "run.pt"
-    calls = {"n": 0}
-
-    def crashing_loss(out, target):
-        calls["n"] += 1
-        if calls["n"] == 5 + 3:  # 5 steps per epoch; crash at epoch 2, step 3
-            raise KeyboardInterrupt
-        return CrossEntropy()(out, target)
-
-    with pytest.raises(KeyboardInterrupt):
-        train(fresh(), (x, y), crashing_loss, epochs=3, checkpoint_path=ckpt, **FAST)
+    with pytest.raises(KeyboardInterrupt):  # 5 steps per epoch; crash at epoch 2, step 3
+        train(fresh(), (x, y), crashing_loss(at_step=5 + 3), epochs=3, checkpoint_path=ckpt, **FAST)
     assert load_checkpoint(ckpt)["epoch"] == 1
     resumed = fresh()
     assert train(resumed, (x, y), epochs=3, checkpoint_path=ckpt, **FAST) == h_full
