@@ -103,3 +103,5 @@ def test_cli_refuses_dry_rows_without_dry_run_and_a_bad_cap(capsys):
     assert "--dry-rows needs --dry-run" in capsys.readouterr().err
     assert cli.main(["--root", str(ROOT), "run", "--profile", "mnist", "--dry-run", "--dry-rows", "0"]) == 2
     assert "rows must be an integer >= 1" in capsys.readouterr().err
+    assert cli.main(["--root", str(ROOT), "times", "--profile", "mnist", "--dry-rows", "50"]) == 2
+    assert "--dry-rows needs --dry-run" in capsys.readouterr().err

@@ -113,3 +113,11 @@ def test_a_codebook_adds_the_codebook_aware_cw_rows():
     grid = thin([g for g in UNTARGETED if g.attack is CWL2], 3)
     table = attack_grid(model, d.x_test[:16], d.y_test[:16], grid, loss=model.loss, codebook=cb, progress=False)
     assert table.attack.tolist() == ["CW-L2"] * 4 + ["codebook CW-L2"] * 4
+
+
+def test_chunk_seeds_never_meet_another_seeds_chunks():
+    from zerolib.experiments.common.attack_grid import _chunk_seed
+
+    seeds = [_chunk_seed(s, i) for s in range(10) for i in range(40)]   # 10 seeds x 20000 rows
+    assert len(set(seeds)) == len(seeds)
+    assert [_chunk_seed(s, 0) for s in range(5)] == list(range(5))     # a one-chunk grid keeps its seed

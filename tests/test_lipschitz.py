@@ -235,3 +235,6 @@ def test_lipschitz_section_reads_the_bounds_and_is_none_without_them(tmp_path):
     assert sec.model.startswith("network `convnet` (width 16), 4 epochs of adam (onecycle) with crop on all "
                                 "training rows; clean accuracy O:SOFTMAX:CE 99.1")
     assert sec.lines[0].startswith("The bounds are of these models: network `convnet`")
+    from zerolib.experiments.common.head_models import network_text
+
+    assert "with flip on" in network_text({"net": "convnet", "train": {"epochs": 1, "augment": "flip"}})

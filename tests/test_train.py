@@ -205,3 +205,12 @@ def test_model_without_loss_needs_one(data):
     x, y, _ = data
     with pytest.raises(ValueError, match="loss"):
         train(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), (x, y), epochs=1, device="cpu")
+
+
+def test_augmentation_needs_images_and_a_pad_smaller_than_them(data):
+    x, y, _ = data                                    # digits: 1 x 8 x 8
+    with pytest.raises(ValueError, match="crop_pad 8"):
+        train(fresh(), (x, y), epochs=1, augment="crop", crop_pad=8, progress=False, device="cpu")
+    flat = make_model("substitute_mlp", (1, 8, 8), 10, seed=0)
+    with pytest.raises(ValueError, match="image batches"):
+        train(flat, (x.flatten(1), y), epochs=1, augment=("flip",), progress=False, device="cpu")

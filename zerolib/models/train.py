@@ -83,16 +83,20 @@ def _batches(data, tensors, batch_size: int, gen: torch.Generator):
 
 def _augment(xb: torch.Tensor, augment, crop_pad: int, gen: torch.Generator) -> torch.Tensor:
     """``xb`` (N, C, H, W) with the ``augment`` transformations drawn from ``gen``."""
+    require(xb.ndim == 4, f"augment {augment} needs image batches (N, C, H, W), got shape {tuple(xb.shape)}")
+    require("crop" not in augment or crop_pad < min(xb.shape[2:]),
+            f"crop_pad {crop_pad} must be smaller than the image ({xb.shape[2]} x {xb.shape[3]}): the crop pads by "
+            "reflection")
     if "flip" in augment:
-        flip = torch.rand(len(xb), generator=gen) < 0.5
+        flip = (torch.rand(len(xb), generator=gen) < 0.5).to(xb.device)
         xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
     if "crop" in augment and crop_pad > 0:
         n, _, h, w = xb.shape
         padded = torch.nn.functional.pad(xb, (crop_pad,) * 4, mode="reflect")
-        dy, dx = (torch.randint(0, 2 * crop_pad + 1, (n,), generator=gen) for _ in range(2))
-        rows = (torch.arange(h)[None, :] + dy[:, None])[:, :, None]   # (N, H, 1)
-        cols = (torch.arange(w)[None, :] + dx[:, None])[:, None, :]   # (N, 1, W)
-        xb = padded[torch.arange(n)[:, None, None], :, rows, cols].permute(0, 3, 1, 2).contiguous()
+        dy, dx = (torch.randint(0, 2 * crop_pad + 1, (n,), generator=gen).to(xb.device) for _ in range(2))
+        rows = (torch.arange(h, device=xb.device)[None, :] + dy[:, None])[:, :, None]   # (N, H, 1)
+        cols = (torch.arange(w, device=xb.device)[None, :] + dx[:, None])[:, None, :]   # (N, 1, W)
+        xb = padded[torch.arange(n, device=xb.device)[:, None, None], :, rows, cols].permute(0, 3, 1, 2).contiguous()
     return xb
 
 
@@ -199,7 +203,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         if path is not None and resume and path.exists():
             start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule)
         bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
-        steps = _steps_per_epoch(data, tensors, int(batch_size))
+        steps = _steps_per_epoch(data, tensors, int(batch_size)) if schedule == "onecycle" else 0
         for epoch in bar:
             def rate(step, epoch=epoch):
                 return _rate(schedule, lr, epoch, step, steps, epochs, lr_milestones, lr_gamma, warmup)

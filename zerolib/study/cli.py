@@ -60,11 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
         return 0
     if args.command == "times":
-        from .times import times_text
+        from .times import run_times, times_text
 
+        if args.dry_rows is not None and (not args.dry_run or args.dry_rows < 1):
+            print("error: --dry-rows needs --dry-run and N >= 1", file=sys.stderr)
+            return 2
         name = args.profile + ("-dry" if args.dry_run else "") + (f"-rows{args.dry_rows}" if args.dry_rows else "")
-        print(times_text((args.output_root or root / "outputs") / name))
-        return 0
+        folder = (args.output_root or root / "outputs") / name
+        print(times_text(folder))
+        return 0 if run_times(folder) else 1
     if args.command == "list":
         print("profiles: ", " ".join(list_profiles(root / "params")))
         print("notebooks:", " ".join(list_notebooks(root / "notebooks")))

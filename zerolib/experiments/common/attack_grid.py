@@ -22,8 +22,8 @@ DeepFool's grid values are step limits of one deterministic run (``nested``): a
 row's iterate after m steps does not depend on the limit, so one run to the
 largest limit records all four cells.
 
-Memory: every attack runs on chunks of ``batch_size`` rows (a chunk's seed is the
-grid's seed plus its index), so the memory an attack needs is set by the chunk, not by
+Memory: every attack runs on chunks of ``batch_size`` rows (chunk i > 0 seeds its
+randomness with the grid's seed + 1000003 i, apart from every other seed's chunks), so the memory an attack needs is set by the chunk, not by
 the number of rows: the paper-scale profiles attack the whole test set.
 
 Resuming: with ``store`` (a folder, e.g. ``ModelCache.job``) each cell's rows
@@ -202,10 +202,10 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
         advs = {}
         if g.nested and todo:  # one run to the largest step limit records the others
             advs = _chunked(lambda xc, tc, i: _recorded(g, model, todo, xc, tc, loss=loss, targeted=targeted,
-                                                        seed=seed + i), x, labels, batch_size)
+                                                        seed=_chunk_seed(seed, i)), x, labels, batch_size)
         for v in todo:
             adv = advs[v] if v in advs else _chunked(
-                lambda xc, tc, i: g.build(model, v, loss=loss, targeted=targeted, seed=seed + i)(xc, tc),
+                lambda xc, tc, i: g.build(model, v, loss=loss, targeted=targeted, seed=_chunk_seed(seed, i))(xc, tc),
                 x, labels, batch_size)
             done[v] = rows_of(g, v, adv)
             if store is not None:
@@ -221,6 +221,12 @@ def _recorded(g: GridAttack, model, values, x, t, **build) -> dict:
     atk = g.build(model, max(values), record_at=tuple(values), **build)
     atk(x, t)
     return {v: atk.recorded[v] for v in values}
+
+
+def _chunk_seed(seed: int, i: int) -> int:
+    """Chunk ``i``'s seed: the grid's for the first chunk (a grid of one chunk is unchanged), and
+    far from every small seed's chunks after it (seed s, chunk i never meets seed s + 1, chunk 0)."""
+    return int(seed) + 1_000_003 * int(i)
 
 
 def _chunked(run, x, t, batch_size: int):

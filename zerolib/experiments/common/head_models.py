@@ -58,7 +58,9 @@ def network_text(params: dict) -> str:
     """The network a run trained, from its parameters: name, architecture overrides, recipe."""
     arch = params.get("arch") or {}
     arch_text = f" ({', '.join(f'{k} {v}' for k, v in arch.items())})" if arch else ""
-    train = params.get("train") or {}
+    train = dict(params.get("train") or {})
+    if isinstance(train.get("augment"), str):
+        train["augment"] = [train["augment"]]
     recipe = (f", {train['epochs']} epochs of {train.get('optimizer', 'sgd')}"
               + (f" ({train['schedule']})" if train.get("schedule") else "")
               + (f" with {'+'.join(train['augment'])}" if train.get("augment") else "")) if "epochs" in train else ""
