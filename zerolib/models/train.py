@@ -41,7 +41,7 @@ from zerolib._checks import require
 from zerolib._io import atomic_write
 from zerolib.torchutil import resolve_device
 
-__all__ = ["train", "load_checkpoint", "AUGMENTATIONS", "SCHEDULES"]
+__all__ = ["train", "load_checkpoint", "as_augmentations", "AUGMENTATIONS", "SCHEDULES"]
 
 AUGMENTATIONS = ("flip", "crop")
 """``flip``: mirror each image left-right with probability 1/2 (for natural images, not
@@ -79,6 +79,11 @@ def _batches(data, tensors, batch_size: int, gen: torch.Generator):
     if not isinstance(data, torch.utils.data.DataLoader):
         loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=gen)
     yield from loader
+
+
+def as_augmentations(augment) -> tuple[str, ...]:
+    """``augment`` as a tuple of names: one name, a list of them, or none (None, ())."""
+    return (augment,) if isinstance(augment, str) else tuple(augment or ())
 
 
 def _augment(xb: torch.Tensor, augment, crop_pad: int, gen: torch.Generator) -> torch.Tensor:
@@ -246,7 +251,7 @@ def _check_schedule(schedule, warmup, lr_milestones, augment, crop_pad) -> tuple
     require(schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     require(isinstance(warmup, numbers.Real) and 0 <= warmup < 1, f"warmup must be in [0, 1), got {warmup!r}")
     require(schedule == "step" or not lr_milestones, "lr_milestones belong to schedule='step', not 'onecycle'")
-    augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
+    augment = as_augmentations(augment)
     unknown = [a for a in augment if a not in AUGMENTATIONS]
     require(not unknown, f"unknown augmentations {unknown}; expected some of {AUGMENTATIONS}")
     require(isinstance(crop_pad, numbers.Integral) and crop_pad >= 0, f"crop_pad must be an integer >= 0, got {crop_pad!r}")

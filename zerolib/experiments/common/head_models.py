@@ -11,6 +11,7 @@ import pandas as pd
 
 from zerolib.experiments.common.cache import ModelCache, _jsonable
 from zerolib.experiments.common.summary import fmt, over_seeds
+from zerolib.models.train import as_augmentations
 from zerolib.losses import PAPER_B_VARIANTS as HEAD_MODELS
 
 __all__ = ["HEAD_MODELS", "clean_accuracies", "fit_heads", "head_key", "model_line", "network_text"]
@@ -58,12 +59,11 @@ def network_text(params: dict) -> str:
     """The network a run trained, from its parameters: name, architecture overrides, recipe."""
     arch = params.get("arch") or {}
     arch_text = f" ({', '.join(f'{k} {v}' for k, v in arch.items())})" if arch else ""
-    train = dict(params.get("train") or {})
-    if isinstance(train.get("augment"), str):
-        train["augment"] = [train["augment"]]
+    train = params.get("train") or {}
+    augment = as_augmentations(train.get("augment"))
     recipe = (f", {train['epochs']} epochs of {train.get('optimizer', 'sgd')}"
               + (f" ({train['schedule']})" if train.get("schedule") else "")
-              + (f" with {'+'.join(train['augment'])}" if train.get("augment") else "")) if "epochs" in train else ""
+              + (f" with {'+'.join(augment)}" if augment else "")) if "epochs" in train else ""
     rows = params.get("n_train") or "all"
     return f"network `{params.get('net', '?')}`{arch_text}{recipe} on {rows} training rows"
 
