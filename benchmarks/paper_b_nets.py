@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--augment", nargs="*", default=["flip", "crop"], help="some of flip, crop")
     parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=HEADS)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -47,14 +48,14 @@ def main() -> None:
           f"{torch.get_num_threads()} threads; load average {load}")
     print(f"{args.dataset}: {len(data.x_train)} training rows, {len(data.x_test)} test rows; convnet width "
           f"{args.width}, {args.epochs} epochs of {args.optimizer} lr {args.lr} (one-cycle), weight decay "
-          f"{args.weight_decay}, augment {args.augment}, seed {args.seed}")
+          f"{args.weight_decay}, augment {args.augment}, {args.precision}, seed {args.seed}")
     for head in args.heads:
         model = make_model("convnet", tuple(data.x_train.shape[1:]), data.n_classes, head=head, width=args.width,
                            code_length=128, code_seed=2024, seed=args.seed)
         start = time.perf_counter()
         train(model, (data.x_train, data.y_train), epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
               momentum=0.9, nesterov=args.optimizer == "sgd", weight_decay=args.weight_decay, batch_size=256,
-              schedule="onecycle", augment=tuple(args.augment), seed=args.seed, device="cpu", progress=False)
+              schedule="onecycle", augment=tuple(args.augment), precision=args.precision, seed=args.seed, device="cpu", progress=False)
         seconds = time.perf_counter() - start
         print(f"{head:>9}: clean accuracy {100 * accuracy(model, data.x_test, data.y_test):.2f} %, "
               f"trained in {seconds:.0f} s", flush=True)

@@ -238,3 +238,6 @@ def test_lipschitz_section_reads_the_bounds_and_is_none_without_them(tmp_path):
     from zerolib.experiments.common.head_models import network_text
 
     assert "with flip on" in network_text({"net": "convnet", "train": {"epochs": 1, "augment": "flip"}})
+    assert "with flip, bf16 forward pass on" in network_text(
+        {"net": "convnet", "train": {"epochs": 1, "augment": "flip", "precision": "bf16"}})
+    assert "fp32" not in network_text({"net": "convnet", "train": {"epochs": 1, "precision": "fp32"}})

@@ -15,6 +15,12 @@ nondeterminism of some kernels). The learning-rate schedule is a function of the
 epoch and step, so it needs no state. The augmentations (random flips and
 shifted crops) draw from the run's generator, so they resume exactly too.
 
+Precision: ``"fp32"`` trains in single precision; ``"bf16"`` runs the forward pass under
+bfloat16 autocast (convolutions and matrix products in bfloat16, the loss and the weights,
+their gradients and the optimizer state in float32), about twice as fast on CPUs with
+AVX-512 BF16 (2.2x for the width-32 ConvNet on CIFAR10 on 2 cores). It changes only how the
+weights are found: the trained model is float32 and is evaluated and attacked in float32.
+
 Schedules: ``"step"`` multiplies ``lr`` by ``lr_gamma`` at each milestone epoch
 (DenseNet's recipe); ``"onecycle"`` (Smith's one-cycle, the fast recipe of the
 ``-cpu`` profiles) rises linearly from ``lr / 10`` to ``lr`` over the first
@@ -41,13 +47,14 @@ from zerolib._checks import require
 from zerolib._io import atomic_write
 from zerolib.torchutil import resolve_device
 
-__all__ = ["train", "load_checkpoint", "as_augmentations", "AUGMENTATIONS", "SCHEDULES"]
+__all__ = ["train", "load_checkpoint", "as_augmentations", "AUGMENTATIONS", "SCHEDULES", "PRECISIONS"]
 
 AUGMENTATIONS = ("flip", "crop")
 """``flip``: mirror each image left-right with probability 1/2 (for natural images, not
 digits); ``crop``: shift each image by up to ``crop_pad`` pixels each way (a random crop
 of the image padded by reflection)."""
 SCHEDULES = ("step", "onecycle")
+PRECISIONS = ("fp32", "bf16")
 
 _FORMAT = 1  # checkpoint layout version
 
@@ -160,7 +167,7 @@ def load_checkpoint(path, device="cpu") -> dict:
 def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str = "sgd", lr: float = 0.01,
           momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False, batch_size: int = 128,
           lr_milestones=(), lr_gamma: float = 0.1, schedule: str = "step", warmup: float = 0.25,
-          augment=(), crop_pad: int = 2, seed: int = 0, device="auto", checkpoint_path=None,
+          augment=(), crop_pad: int = 2, precision: str = "fp32", seed: int = 0, device="auto", checkpoint_path=None,
           resume: bool = True, progress: bool = True) -> list[float]:
     """Train ``model`` in place; return the mean training loss of every epoch.
 
@@ -184,6 +191,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             ``warmup`` fraction of the steps, then a half cosine to 0; see above).
         augment: some of :data:`AUGMENTATIONS` (``"flip"``, ``"crop"``), applied to
             each minibatch of images (N, C, H, W); ``crop_pad``: the crop's shift.
+        precision: ``"fp32"`` or ``"bf16"`` (the forward pass under bfloat16 autocast; see above).
         batch_size: rows per step (tensors or a Dataset).
         seed: seeds the minibatch order and all other randomness of the run.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
@@ -195,6 +203,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
     """
     loss, tensors = _check_args(model, data, loss, epochs, batch_size, lr, seed)
     augment = _check_schedule(schedule, warmup, lr_milestones, augment, crop_pad)
+    require(precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = resolve_device(device)
     model.to(device)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
@@ -216,7 +225,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             batches = _batches(data, tensors, int(batch_size), gen)
             if augment:
                 batches = ((_augment(xb, augment, int(crop_pad), gen), yb) for xb, yb in batches)
-            history.append(_epoch(model, loss, opt, batches, device, rate))
+            history.append(_epoch(model, loss, opt, batches, device, rate, precision == "bf16"))
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
                 ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "epochs": int(epochs),
@@ -284,15 +293,18 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule) -
     return start, history
 
 
-def _epoch(model, loss, opt, batches, device, rate) -> float:
-    """One pass over ``batches``, step i at learning rate ``rate(i)``; the mean training loss per row."""
+def _epoch(model, loss, opt, batches, device, rate, bf16: bool = False) -> float:
+    """One pass over ``batches``, step i at learning rate ``rate(i)``, the forward pass under
+    bfloat16 autocast if ``bf16``; the mean training loss per row (computed in float32)."""
     model.train()
     total, count = 0.0, 0
     for step, (xb, yb) in enumerate(batches):
         for group in opt.param_groups:
             group["lr"] = rate(step)
         xb, yb = xb.to(device), yb.to(device)
-        value = loss(model(xb), yb)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(xb)
+        value = loss(out.float(), yb)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()

@@ -63,7 +63,9 @@ def network_text(params: dict) -> str:
     augment = as_augmentations(train.get("augment"))
     recipe = (f", {train['epochs']} epochs of {train.get('optimizer', 'sgd')}"
               + (f" ({train['schedule']})" if train.get("schedule") else "")
-              + (f" with {'+'.join(augment)}" if augment else "")) if "epochs" in train else ""
+              + (f" with {'+'.join(augment)}" if augment else "")
+              + (f", {train['precision']} forward pass" if train.get("precision", "fp32") != "fp32" else "")
+              ) if "epochs" in train else ""
     rows = params.get("n_train") or "all"
     return f"network `{params.get('net', '?')}`{arch_text}{recipe} on {rows} training rows"
 
