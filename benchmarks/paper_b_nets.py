@@ -22,6 +22,7 @@ import torch
 
 from zerolib import load_dataset
 from zerolib.models import accuracy, make_model, train
+from zerolib.models.train import PRECISIONS
 from zerolib.study.runner import cpu_model
 
 HEADS = ("ce", "mse", "codebook")
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--augment", nargs="*", default=["flip", "crop"], help="some of flip, crop")
     parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=HEADS)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -55,7 +56,8 @@ def main() -> None:
         start = time.perf_counter()
         train(model, (data.x_train, data.y_train), epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
               momentum=0.9, nesterov=args.optimizer == "sgd", weight_decay=args.weight_decay, batch_size=256,
-              schedule="onecycle", augment=tuple(args.augment), precision=args.precision, seed=args.seed, device="cpu", progress=False)
+              schedule="onecycle", augment=tuple(args.augment), precision=args.precision, seed=args.seed,
+              device="cpu", progress=False)
         seconds = time.perf_counter() - start
         print(f"{head:>9}: clean accuracy {100 * accuracy(model, data.x_test, data.y_test):.2f} %, "
               f"trained in {seconds:.0f} s", flush=True)
