@@ -9,7 +9,7 @@ PY       := $(VENV)/bin/python
 PIP      := $(PY) -m pip
 STAMP    := $(VENV)/.zerolib-installed
 
-.PHONY: setup study report test test-browser lab clean-outputs dry-run
+.PHONY: setup study report test test-browser lab clean-outputs dry-run dry-run-full
 
 setup: $(STAMP)
 
@@ -45,6 +45,16 @@ dry-run: setup
 	for p in $(DRY_PROFILES); do \
 	  $(PY) -m zerolib.study run --profile $$p --dry-run --dry-rows $(DRY_ROWS) && \
 	  $(PY) -m zerolib.study times --profile $$p --dry-run --dry-rows $(DRY_ROWS) || exit 1; \
+	done
+
+# The full-size dry runs: every count cut to one, the training and test data whole, the
+# attacked and audited rows capped at one attack chunk (DRY_ATTACK_ROWS, 500); too long for CI
+# (an epoch of DenseNet-40 over every training image), run once per change of scale.
+DRY_ATTACK_ROWS ?= 500
+dry-run-full: setup
+	for p in $(DRY_PROFILES); do \
+	  $(PY) -m zerolib.study run --profile $$p --dry-run --dry-attack-rows $(DRY_ATTACK_ROWS) && \
+	  $(PY) -m zerolib.study times --profile $$p --dry-run --dry-attack-rows $(DRY_ATTACK_ROWS) || exit 1; \
 	done
 
 # A real browser: Debian's chromium driven by playwright, against JupyterLab on loopback.

@@ -47,6 +47,7 @@ code_length: int = 128           # codeword length d of R:TANH:MSE (paper: 128)
 code_seed: int = 2024            # the codebook's secret seed
 n_attack: int = 0                # test rows attacked per seed (0: the whole test set)
 max_steps: int = 0               # cap on the attacks' fixed iteration counts (0: the paper's)
+deepfool_steps: list = [10, 20, 30, 40]  # DeepFool's step limits m, Table 3's grid (paper B's; a dry run: [1])
 n_examples: int = 8              # images shown per figure
 device: str = "cpu"              # "cpu", "cuda" or "auto"
 output_dir: str = "../outputs/dev/loss_targets"  # where tables and figures go (the runner sets it)
@@ -59,7 +60,7 @@ from IPython.display import Markdown, display
 from zerolib import ResultDir, load_dataset
 from zerolib.attacks import CodebookCWL2
 from zerolib.experiments import loss_targets as experiment
-from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, random_targets, thin
+from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, random_targets, thin, with_step_limits
 from zerolib.experiments.common.cache import ModelCache
 from zerolib.experiments.common.plots import plot_adversaries
 from zerolib.experiments.common.summary import over_seeds, seed_list
@@ -71,7 +72,7 @@ from zerolib.models import predict
 out = ResultDir(output_dir)
 cache = ModelCache()
 seeds = seed_list(seed, n_seeds, run_seeds)
-untargeted = thin(UNTARGETED, max_steps) if max_steps else UNTARGETED
+untargeted = with_step_limits(thin(UNTARGETED, max_steps) if max_steps else UNTARGETED, deepfool_steps)
 targeted = thin(TARGETED, max_steps) if max_steps else TARGETED
 out.json({"untargeted": grid_spec(untargeted), "targeted": grid_spec(targeted), "code_seed": code_seed,
           "code_length": code_length}, experiment.GRIDS_SPEC)
@@ -298,5 +299,5 @@ display(verdicts[["where", "claim", "verdict", "mean", "lo", "hi", "n_seeds", "n
 
 # %%
 run_params = {"net": net, "arch": arch, "train": train, "n_train": n_train, "n_attack": n_attack,
-              "max_steps": max_steps}
+              "max_steps": max_steps, "deepfool_steps": deepfool_steps}
 display(Markdown("\n".join(f"- {line}" for line in experiment.reading(grids, clean, verdicts, dataset, run_params))))

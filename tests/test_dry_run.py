@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zerolib.study.dry_run import CUT_TO_ONE, ROW_COUNTS, cap_rows, cut_to_one, dry_profile
+from zerolib.study.dry_run import (ATTACKED_ROWS, CUT_TO_ONE, ROW_COUNTS, cap_attacked_rows, cap_rows, cut_to_one,
+                                   dry_profile)
 from zerolib.study.runner import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,38 @@ def test_dry_rows_caps_every_row_count_and_nothing_else():
     assert full.notebooks["loss_targets"]["n_test"] == 0     # a dry run at full size keeps the whole test set
     with pytest.raises(ValueError, match="rows"):
         dry_profile(profile, ROOT / "notebooks", rows=0)
+
+
+def test_dry_attack_rows_caps_the_attacked_rows_and_leaves_the_data_whole():
+    given = {"n_train": 0, "n_test": 0, "n_attack": 0, "n_audit": 1000, "hsj_rows": 100, "cap": 6400,
+             "n_seed_points": 200, "heads": {"n_audit": 20}}
+    assert cap_attacked_rows(given, 500) == {"n_train": 0, "n_test": 0, "n_attack": 500, "n_audit": 500,
+                                             "hsj_rows": 100, "cap": 6400, "n_seed_points": 200,
+                                             "heads": {"n_audit": 20}}
+    assert ATTACKED_ROWS < ROW_COUNTS
+    profile = Profile.load(ROOT / "params", "cifar10")
+    dry = dry_profile(profile, ROOT / "notebooks", attack_rows=500)
+    assert dry.name == "cifar10-dry-attack500"
+    full = dry_profile(profile, ROOT / "notebooks")
+    for nb, params in dry.notebooks.items():
+        assert params == cap_attacked_rows(full.notebooks[nb], 500)
+    assert dry.notebooks["loss_targets"]["n_attack"] == 500 and dry.notebooks["loss_targets"]["n_test"] == 0
+    assert dry.notebooks["lipschitz"]["n_train"] == 0                    # every training row
+    assert dry.notebooks["robustness_audit"]["n_audit"] == 500           # the paper-scale 1000, capped
+    assert full.notebooks["loss_targets"]["deepfool_steps"] == [1]       # DeepFool's step limits: one step
+    both = dry_profile(profile, ROOT / "notebooks", rows=200, attack_rows=50)
+    assert both.name == "cifar10-dry-rows200-attack50" and both.notebooks["loss_targets"]["n_attack"] == 50
+    with pytest.raises(ValueError, match="attack_rows"):
+        dry_profile(profile, ROOT / "notebooks", attack_rows=0)
+
+
+def test_cli_refuses_dry_attack_rows_without_dry_run(capsys):
+    from zerolib.study import cli
+
+    assert cli.main(["--root", str(ROOT), "run", "--profile", "mnist", "--dry-attack-rows", "500"]) == 2
+    assert "--dry-attack-rows needs --dry-run" in capsys.readouterr().err
+    assert cli.main(["--root", str(ROOT), "times", "--profile", "mnist", "--dry-attack-rows", "500"]) == 2
+    assert "--dry-attack-rows needs --dry-run" in capsys.readouterr().err
 
 
 def _row_counts(value, key=None):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from zerolib.attacks import FGSM, PGD, CWL2
-from zerolib.experiments.common.attack_grid import TARGETED, UNTARGETED, attack_grid, random_targets, thin
+from zerolib.experiments.common.attack_grid import (TARGETED, UNTARGETED, attack_grid, random_targets, thin,
+                                                    with_step_limits)
 from zerolib.losses import Codebook, CrossEntropy
 from zerolib.models import make_model, predict, train
 
@@ -41,6 +42,31 @@ def test_thin_caps_iterations_and_keeps_every_attack_and_value():
     assert {g.fixed["binary_search_steps"] for g in dry if "binary_search_steps" in g.fixed} == {1}
     with pytest.raises(ValueError, match="max_steps"):
         thin(UNTARGETED, 0)
+
+
+def test_step_limits_replace_deepfools_grid_only_and_refuse_bad_limits():
+    dry = with_step_limits(UNTARGETED, [1])
+    assert [(g.name, g.values) for g in dry] == [(g.name, (1,) if g.nested else g.values) for g in UNTARGETED]
+    assert [g.fixed for g in dry] == [g.fixed for g in UNTARGETED]
+    assert with_step_limits(UNTARGETED, [10, 20, 30, 40]) == UNTARGETED  # the paper's limits: the grid unchanged
+    for bad in ([], [0], [20, 10], [10, 10], [1.5], [True]):
+        with pytest.raises(ValueError, match="step limits must"):
+            with_step_limits(UNTARGETED, bad)
+    with pytest.raises(ValueError, match="varies a step limit"):
+        with_step_limits(TARGETED, [1])
+
+
+def test_loss_targets_default_step_limits_are_the_papers():
+    """The notebook's default DeepFool limits are the grid's, so a profile that leaves them
+    runs the paper's grid (and finds its cells in the cache)."""
+    import ast
+    from pathlib import Path
+
+    from zerolib.study.runner import notebook_defaults
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "loss_targets.ipynb"
+    given = ast.literal_eval(notebook_defaults(nb)["deepfool_steps"])
+    assert tuple(given) == {g.name: g for g in UNTARGETED}["DeepFool"].values
 
 
 def test_random_targets_never_hit_the_label_and_are_seeded():

@@ -443,3 +443,13 @@ def test_section_reads_the_notebooks_files_and_is_none_without_them(tmp_path):
     assert "+10.0 ± 1.4 points over 2 seeds" in text and "raises accuracy" in text
     assert text.count("#### Paper B, Table") == 5 and "| clean | 95.0 ± 0.0 (99.6)" in text
     assert len(sec.verdicts) == 1 and len(sec.verdicts[0]) == len(experiment.CLAIM_LIST)
+
+
+def test_setting_line_names_step_limits_other_than_the_papers():
+    from zerolib.experiments.loss_targets import setting_line
+
+    base = {"net": "densenet", "n_attack": 500, "max_steps": 1}
+    assert "DeepFool" not in setting_line(base)
+    assert "DeepFool" not in setting_line(dict(base, deepfool_steps=[10, 20, 30, 40]))
+    assert setting_line(dict(base, deepfool_steps=[1])).endswith(
+        "DeepFool's step limits 1 (the paper's: 10 / 20 / 30 / 40).")

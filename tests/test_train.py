@@ -146,6 +146,10 @@ def test_resume_equals_uninterrupted_with_onecycle_and_augmentation(tmp_path, da
     # the one-cycle rate depends on the total: a checkpoint of a 3-epoch run does not go on as a 4-epoch one
     with pytest.raises(ValueError, match="epochs"):
         train(fresh(), (x, y), epochs=4, checkpoint_path=ckpt, **FAST)
+    # nor does a float32 run go on in bfloat16: the checkpoint names its precision
+    assert load_checkpoint(ckpt)["precision"] == "fp32"
+    with pytest.raises(ValueError, match="precision 'fp32', not 'bf16'"):
+        train(fresh(), (x, y), epochs=3, checkpoint_path=ckpt, **dict(FAST, precision="bf16"))
     plain = fresh()
     assert train(plain, (x, y), epochs=3, **SETTINGS) != h_full  # the settings are not ignored
 

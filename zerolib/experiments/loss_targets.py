@@ -295,10 +295,13 @@ def _joined(values, spec: str = ".1f") -> str:
 def setting_line(params: dict) -> str:
     """What the run trained and attacked, from its parameters (the run record's)."""
     train = params.get("train", "the notebook's default settings")
+    limits = tuple(params.get("deepfool_steps") or U_VALUES["DeepFool"])
     return (f"Our setting: {network_text(params)} (training settings {train}); "
             f"{params.get('n_attack') or 'all'} test rows attacked "
             "per seed; " + (f"fixed iteration counts capped at {params['max_steps']}." if params.get("max_steps")
-                            else "the paper's iteration counts."))
+                            else "the paper's iteration counts.")
+            + ("" if limits == U_VALUES["DeepFool"] else
+               f" DeepFool's step limits {_joined(limits, 'd')} (the paper's: {_joined(U_VALUES['DeepFool'], 'd')})."))
 
 
 def clean_lines(clean: pd.DataFrame, dataset: str) -> list[str]:

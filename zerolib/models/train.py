@@ -13,7 +13,9 @@ history and those RNG states, so resuming replays the remaining epochs exactly
 as an uninterrupted run would (bit for bit on CPU; on CUDA up to the
 nondeterminism of some kernels). The learning-rate schedule is a function of the
 epoch and step, so it needs no state. The augmentations (random flips and
-shifted crops) draw from the run's generator, so they resume exactly too.
+shifted crops) draw from the run's generator, so they resume exactly too. The checkpoint names
+its schedule, total epochs and precision; a run with other ones refuses to resume from it
+(it would be a mix of two runs).
 
 Precision: ``"fp32"`` trains in single precision; ``"bf16"`` runs the forward pass under
 bfloat16 autocast (convolutions and matrix products in bfloat16, the loss and the weights,
@@ -215,7 +217,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         torch.manual_seed(int(seed))
         start, history = 0, []
         if path is not None and resume and path.exists():
-            start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule)
+            start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule, precision)
         bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
         steps = _steps_per_epoch(data, tensors, int(batch_size)) if schedule == "onecycle" else 0
         for epoch in bar:
@@ -229,7 +231,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
                 ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "epochs": int(epochs),
-                        "schedule": schedule, "model": model.state_dict(),
+                        "schedule": schedule, "precision": precision, "model": model.state_dict(),
                         "optimizer": opt.state_dict(), "rng": _rng_state(gen, device, data),
                         "history": torch.tensor(history, dtype=torch.float64)}
                 atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
@@ -275,7 +277,7 @@ def _steps_per_epoch(data, tensors, batch_size: int) -> int:
     return math.ceil(len(data) / batch_size)
 
 
-def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule) -> tuple[int, list[float]]:
+def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, precision) -> tuple[int, list[float]]:
     """Load the checkpoint at ``path`` into the model, optimizer and generators; return the
     epochs it holds and their losses."""
     ckpt = load_checkpoint(path, device)
@@ -285,6 +287,9 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule) -
     require(written[0] == schedule and (schedule == "step" or written[1] == epochs),
             f"checkpoint {path} was written by a run with schedule {written[0]!r} over {written[1]} epochs, "
             f"not {schedule!r} over {epochs} (the one-cycle rate depends on the total); pass resume=False")
+    written_precision = ckpt.get("precision", "fp32")  # checkpoints from before the option: float32
+    require(written_precision == precision, f"checkpoint {path} was written by a run with precision "
+            f"{written_precision!r}, not {precision!r} (the run would mix both); pass resume=False")
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], gen, device, data)

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                      "the data and the networks as the profile says (outputs/<PROFILE>-dry/)")
     run.add_argument("--dry-rows", type=int, metavar="N", help="with --dry-run: every row count (training "
                      "subsamples, attacked rows) capped at N too, the form CI runs (outputs/<PROFILE>-dry-rowsN/)")
+    run.add_argument("--dry-attack-rows", type=int, metavar="N", help="with --dry-run: the attacked and audited "
+                     "rows capped at N, the data whole: the full-size dry run (outputs/<PROFILE>-dry-attackN/)")
     run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
     run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
                      "default; parallel, each host's cores over its task slots); the numbers depend on it")
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     tim.add_argument("--profile", default="quick", help="the profile whose outputs/<PROFILE>/ to read")
     tim.add_argument("--dry-run", action="store_true", help="read the profile's dry run (outputs/<PROFILE>-dry/)")
     tim.add_argument("--dry-rows", type=int, metavar="N", help="with --dry-run: outputs/<PROFILE>-dry-rowsN/")
+    tim.add_argument("--dry-attack-rows", type=int, metavar="N", help="with --dry-run: outputs/<PROFILE>-dry-attackN/")
     tim.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
     rep = sub.add_parser("report", help="write OUTPUT_ROOT/REPORT.md: every profile's tables beside the papers'")
     rep.add_argument("--output-root", type=Path, help="the outputs folder (default: ROOT/outputs)")
@@ -62,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "times":
         from .times import run_times, times_text
 
-        if args.dry_rows is not None and (not args.dry_run or args.dry_rows < 1):
-            print("error: --dry-rows needs --dry-run and N >= 1", file=sys.stderr)
-            return 2
-        name = args.profile + ("-dry" if args.dry_run else "") + (f"-rows{args.dry_rows}" if args.dry_rows else "")
+        for flag, n in (("--dry-rows", args.dry_rows), ("--dry-attack-rows", args.dry_attack_rows)):
+            if n is not None and (not args.dry_run or n < 1):
+                print(f"error: {flag} needs --dry-run and N >= 1", file=sys.stderr)
+                return 2
+        name = (args.profile + ("-dry" if args.dry_run else "") + (f"-rows{args.dry_rows}" if args.dry_rows else "")
+                + (f"-attack{args.dry_attack_rows}" if args.dry_attack_rows else ""))
         folder = (args.output_root or root / "outputs") / name
         print(times_text(folder))
         return 0 if run_times(folder) else 1
@@ -78,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
                    else Profile.load(root / "params", args.profile))
         if args.seeds:
             profile = profile.with_seeds(args.seeds)
-        if args.dry_rows is not None and not args.dry_run:
-            raise StudyError("--dry-rows needs --dry-run")
+        for flag, n in (("--dry-rows", args.dry_rows), ("--dry-attack-rows", args.dry_attack_rows)):
+            if n is not None and not args.dry_run:
+                raise StudyError(f"{flag} needs --dry-run")
         if args.dry_run:
             from .dry_run import dry_profile
 
             try:
-                profile = dry_profile(profile, root / "notebooks", rows=args.dry_rows)
+                profile = dry_profile(profile, root / "notebooks", rows=args.dry_rows,
+                                      attack_rows=args.dry_attack_rows)
             except ValueError as exc:
                 raise StudyError(str(exc)) from exc
         if args.workers is not None or args.scheduler or args.cluster:

@@ -10,8 +10,13 @@ the full data, builds the full networks and goes through every code path once.
 
     python -m zerolib.study run --profile mnist --dry-run     # writes outputs/mnist-dry/
 
-At full data size a paper-scale dry run takes most of an hour on 2 CPU cores (a DenseNet-40
-epoch over 60000 images is minutes), too long for the tests. ``--dry-rows N`` also caps every
+Every setting of CUT_TO_ONE at one still leaves the attacks' rows: over the whole test set
+(10000 images) every attack cell of paper B's grids is a DenseNet-40 gradient per image, hours
+of a 2-core CPU. ``--dry-attack-rows N`` caps the attacked and audited rows (:data:`ATTACKED_ROWS`) at
+N and leaves the training and test data whole: the full-size dry run (N = 500, one chunk of
+the attack grids, so their memory is the paper-scale run's), still an epoch of DenseNet-40 over
+every training image: ``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows N`` counts
+its work first (``make dry-run-full`` runs it). For the tests, ``--dry-rows N`` also caps every
 row count of :data:`ROW_COUNTS` (training subsamples, attacked and audited rows; 0, "all",
 becomes N) at N, and the black-box set's cap at 2 N (it must hold twice its starting points):
 the same architectures and code paths in minutes, which is the form CI runs
@@ -27,7 +32,7 @@ from typing import Any
 
 from .runner import Profile, declared_parameters, notebook_defaults
 
-__all__ = ["CUT_TO_ONE", "ROW_COUNTS", "cap_rows", "cut_to_one", "dry_profile"]
+__all__ = ["ATTACKED_ROWS", "CUT_TO_ONE", "ROW_COUNTS", "cap_attacked_rows", "cap_rows", "cut_to_one", "dry_profile"]
 
 CUT_TO_ONE = frozenset({
     "n_iter", "epochs", "steps", "max_steps", "pgd_steps", "rounds", "binary_search_steps", "max_queries",
@@ -41,9 +46,12 @@ ROW_COUNTS = frozenset({
 })
 """The settings that count rows (0 means all of them): capped by ``--dry-rows``."""
 
+ATTACKED_ROWS = frozenset({"n_attack", "n_audit", "hsj_rows"})
+"""The row counts of the attacked (and audited) test rows: capped by ``--dry-attack-rows``."""
+
 _DOUBLED = frozenset({"cap"})  # the black-box set's cap: at least twice its starting points, so 2 N
 
-_BUDGET_LISTS = frozenset({"hsj_budgets"})  # lists of query budgets: one budget of 1
+_BUDGET_LISTS = frozenset({"hsj_budgets", "deepfool_steps"})  # lists of query budgets or step limits: one of 1
 
 
 def cut_to_one(value: Any, key: str | None = None) -> Any:
@@ -73,6 +81,17 @@ def cap_rows(value: Any, n: int, key: str | None = None) -> Any:
     return value
 
 
+def cap_attacked_rows(value: Any, n: int, key: str | None = None) -> Any:
+    """``value`` with every setting in :data:`ATTACKED_ROWS` capped at ``n`` (0, all rows, becomes ``n``)."""
+    if isinstance(value, dict):
+        return {k: cap_attacked_rows(v, n, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap_attacked_rows(v, n) for v in value]
+    if key in ATTACKED_ROWS and isinstance(value, int) and not isinstance(value, bool):
+        return n if value == 0 else min(value, n)
+    return value
+
+
 def _defaults(notebook: Path) -> dict[str, Any]:
     """The notebook's own parameter defaults that are plain values."""
     out = {}
@@ -84,20 +103,31 @@ def _defaults(notebook: Path) -> dict[str, Any]:
     return out
 
 
-def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None) -> Profile:
+def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
+                attack_rows: int | None = None) -> Profile:
     """``profile`` as a dry run (named ``<name>-dry``): each notebook's parameters, its own
     defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one;
-    with ``rows``, every row count of :data:`ROW_COUNTS` capped at it too (``<name>-dry-rows<N>``)."""
-    if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 1):
-        raise ValueError(f"rows must be an integer >= 1, got {rows!r}")
+    with ``rows``, every row count of :data:`ROW_COUNTS` capped at it too (``<name>-dry-rows<N>``);
+    with ``attack_rows``, the attacked rows (:data:`ATTACKED_ROWS`) capped at it and the training
+    and test data left whole (``<name>-dry-attack<N>``: the full-size dry run, whose attacks
+    still fill their chunks of 500 rows when N is 500 but do not run over the whole test set)."""
+    for what, n in (("rows", rows), ("attack_rows", attack_rows)):
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"{what} must be an integer >= 1, got {n!r}")
     notebooks = {}
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         declared = declared_parameters(path)
         given = {**_defaults(path), **profile.parameters_for(path.stem, declared)}
-        dry = cut_to_one(given) if rows is None else cap_rows(cut_to_one(given), rows)
+        dry = cut_to_one(given)
+        if rows is not None:
+            dry = cap_rows(dry, rows)
+        if attack_rows is not None:
+            dry = cap_attacked_rows(dry, attack_rows)
         notebooks[path.stem] = {k: v for k, v in dry.items() if k in declared and k != "output_dir"}
     name, what = f"{profile.name}-dry", "every count cut to one"
     if rows is not None:
         name, what = f"{name}-rows{rows}", f"{what}, every row count capped at {rows}"
+    if attack_rows is not None:
+        name, what = f"{name}-attack{attack_rows}", f"{what}, the attacked rows capped at {attack_rows}"
     return Profile(name=name, description=f"dry run of {profile.name}: {what}",
                    notebooks=notebooks, cluster=dict(profile.cluster), reductions={})

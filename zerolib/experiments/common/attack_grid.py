@@ -20,7 +20,8 @@ often). The codebook-aware attack is :class:`~zerolib.attacks.CodebookCWL2`.
 
 DeepFool's grid values are step limits of one deterministic run (``nested``): a
 row's iterate after m steps does not depend on the limit, so one run to the
-largest limit records all four cells.
+largest limit records all four cells. :func:`with_step_limits` replaces those limits
+(a dry run's: one step).
 
 Memory: every attack runs on chunks of ``batch_size`` rows (chunk i > 0 seeds its
 randomness with the grid's seed + 1000003 i, apart from every other seed's chunks), so the memory an attack needs is set by the chunk, not by
@@ -45,7 +46,7 @@ from zerolib.attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, Deep
 from zerolib.losses import CrossEntropy
 from zerolib._io import atomic_write
 
-__all__ = ["ATTACK_BATCH", "GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "random_targets", "attack_grid", "STEP_PARAMS"]
+__all__ = ["ATTACK_BATCH", "GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "with_step_limits", "random_targets", "attack_grid", "STEP_PARAMS"]
 
 
 ATTACK_BATCH = 500
@@ -124,6 +125,21 @@ def thin(grid: list[GridAttack], max_steps: int) -> list[GridAttack]:
             fixed["lr"] = g.fixed.get("lr", ADAM_LR[g.attack]) * g.fixed["steps"] / fixed["steps"]
         out.append(replace(g, fixed=fixed))
     return out
+
+
+def with_step_limits(grid: list[GridAttack], values) -> list[GridAttack]:
+    """The same grid with the step limits of its nested attack (DeepFool's m, the grid of
+    paper B's Table 3 that varies ``steps``) replaced by ``values`` (increasing integers >= 1).
+    A dry run sets them to one step; the other attacks and their values are left as they are."""
+    values = tuple(values)
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
+        raise ValueError(f"step limits must be integers >= 1, got {list(values)}")
+    if list(values) != sorted(set(values)):
+        raise ValueError(f"step limits must increase, got {list(values)}")
+    nested = [g for g in grid if g.nested]
+    if not nested:
+        raise ValueError("the grid has no attack that varies a step limit")
+    return [replace(g, values=values) if g.nested else g for g in grid]
 
 
 def random_targets(y: torch.Tensor, n_classes: int, seed: int) -> torch.Tensor:
