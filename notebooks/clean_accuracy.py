@@ -72,7 +72,7 @@ out = ResultDir(output_dir)
 cache = ModelCache()
 seeds = seed_list(seed, n_seeds, run_seeds)
 data = load_dataset(dataset, n_train=n_train or None, n_test=n_test or None, seed=seed, flatten=True)
-data_key = {"dataset": dataset, "n_train": n_train or None, "subsample_seed": seed, "classes": "all"}
+data_key = suite.data_key(dataset, n_train, seed)  # blackbox's multiclass targets share these fits
 print(f"{dataset}: {len(data.x_train)} training and {len(data.x_test)} test rows, {data.x_train.shape[1]} "
       f"features, {len(data.classes)} classes; seeds {seeds}; models cached in {cache.root}")
 

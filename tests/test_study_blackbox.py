@@ -387,3 +387,26 @@ def test_cnn_section_reads_its_files(tmp_path):
     text = "\n".join(cnn.section(tmp_path, "cifar10", {}).lines)
     assert "The paper's pair, 6 vs 8, ranks 1 of 2 here." in text and "| 6 vs 8 | 90.0 ± 1.0 | 91.0 ± 0.5 |" in text
     assert "- After round 20, MLP01 keeps 60.0 % accuracy on the adversaries: more than MLP (10.0)." in text
+
+
+def test_blackbox_multiclass_targets_are_the_clean_accuracy_fits(monkeypatch):
+    """At paper scale both notebooks fit the 32-vote models on every row: blackbox's multiclass
+    targets must key their rows as clean_accuracy does, so the cache trains them once."""
+    from pathlib import Path
+
+    from zerolib.experiments import blackbox
+
+    seen = {}
+
+    def capture(task, data, key, *rest):
+        seen[task] = (key, len(data.y_train))
+        return [pd.DataFrame()]
+
+    monkeypatch.setattr(blackbox, "_task_curves", capture)
+    blackbox.attack_curves("digits", {"multiclass": (None, 0), "binary": ([0, 1], 100)}, [0], seed=3, models={},
+                           n_votes=4, substitutes=(None, None), attack={}, device="cpu", cache=None)
+    assert seen["multiclass"][0] == suite.data_key("digits", 0, 3) == {
+        "dataset": "digits", "n_train": None, "subsample_seed": 3, "classes": "all"}
+    assert seen["binary"] == ({"dataset": "digits", "n_train": 100, "subsample_seed": 3, "classes": [0, 1]}, 100)
+    notebook = (Path(__file__).parents[1] / "notebooks" / "clean_accuracy.py").read_text()
+    assert "data_key = suite.data_key(dataset, n_train, seed)" in notebook

@@ -73,7 +73,7 @@ def attack_curves(dataset: str, tasks: dict, seeds: list[int], *, seed: int, mod
     frames = []
     for task, (cls, n) in tasks.items():
         data = load_dataset(dataset, classes=cls, n_train=n or None, seed=seed)
-        data_key = {"dataset": dataset, "n_train": n or None, "subsample_seed": seed, "classes": cls}
+        data_key = suite.data_key(dataset, n, seed, cls)
         frames += _task_curves(task, data, data_key, seeds, models, n_votes, substitutes, attack, device, cache)
     return pd.concat(frames, ignore_index=True)
 

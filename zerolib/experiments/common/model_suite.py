@@ -22,7 +22,7 @@ from zerolib.papers.numbers import MODELS
 
 from .cache import ModelCache
 
-__all__ = ["MODEL_NAMES", "TARGET_NAMES", "make_estimator", "model_key", "single_key", "pair_accuracies", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
+__all__ = ["MODEL_NAMES", "TARGET_NAMES", "data_key", "make_estimator", "model_key", "single_key", "pair_accuracies", "fit_model", "fit_single", "fit_models", "clean_accuracy", "one_vs_all_timing"]
 
 MODEL_NAMES = MODELS  # paper A's four models
 TARGET_NAMES = MODEL_NAMES + ("MLP400",)
@@ -35,6 +35,15 @@ def _classes():
 
     return {"SVM": LinearSVMClassifier, "SCD01": SCD01Classifier, "MLP": MLPClassifier, "MLP01": MLP01Classifier,
             "MLP400": MLP400Classifier}
+
+
+def data_key(dataset: str, n_train: int | None, seed: int, classes=None) -> dict:
+    """What the training rows of a fit are, as the cache keys it: ``n_train`` rows (0 or
+    None: all) of ``classes`` (None: all of them) drawn with ``seed``. Notebooks that train on
+    the same rows build the same key, so one notebook's fits are the next one's cache hits
+    (``blackbox``'s multiclass targets are ``clean_accuracy``'s models when the rows agree)."""
+    return {"dataset": dataset, "n_train": n_train or None, "subsample_seed": int(seed),
+            "classes": "all" if classes is None else [int(c) for c in classes]}
 
 
 def make_estimator(name: str, settings: Mapping[str, Mapping[str, Any]] | None, seed: int, n_votes: int,
