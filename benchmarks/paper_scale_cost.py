@@ -3,8 +3,8 @@ this device, and their product, the expected time of the run before hours of a G
 
     ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py                 # CPU
     ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --device cuda   # the GPU's figure
-    .venv/bin/python benchmarks/paper_scale_cost.py --counts-only    # the counts, nothing measured
-    .venv/bin/python benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows 500   # the full-size dry run
+    ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --counts-only   # nothing timed
+    ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows 500
 
 The counts are derived from the profile as the study runs it (each notebook's own defaults under
 the profile's values, as ``--dry-run`` derives them) and from the attack grids as defined in
@@ -13,8 +13,8 @@ the profile's values, as ``--dry-run`` derives them) and from the attack grids a
 - ``train_image``: paper B's network (the profile's ``lipschitz`` net, DenseNet-40-12 at paper
   scale) in training mode: forward, backward and optimizer step of one image, at the profile's
   batch size;
-- ``grad_image``: the same network in eval mode, forward and backward of one image in a chunk of
-  500 rows (``ATTACK_BATCH``): one step of a gradient attack;
+- ``grad_image``: the same network in eval mode, forward and backward to the input of one image
+  in a chunk of 500 rows (``ATTACK_BATCH``): one step of a gradient attack;
 - ``query_image``: its forward pass alone, one image in a chunk of 500: a query of the Square
   attack, HopSkipJump or the noise baseline;
 - ``scd01_row`` / ``mlp01_row`` / ``mlp01_400_row``: one training row through one vote-iteration
@@ -24,21 +24,25 @@ the profile's values, as ``--dry-run`` derives them) and from the attack grids a
 Counted, per notebook: ``lipschitz`` trains the three heads on every training row for each seed
 (``loss_targets`` reads them from the cache); ``loss_targets`` runs the untargeted and targeted
 grids (and the codebook-aware CW-L2) on the attacked rows; ``robustness_audit`` trains the three
-heads on classes 0 vs 1 and attacks them (PGD on each loss, Square, HopSkipJump L2 and Linf and
-its distance curve, the noise draws); the 01-loss fits of ``clean_accuracy`` (one-vs-all on every
-row), ``blackbox`` (0 vs 1, and its multiclass models unless ``clean_accuracy`` already fitted
-them), ``whitebox_transfer``, ``discretization`` (raw and discretized inputs, the p sweep and the
-votes on discretized inputs) and ``cnn_comparison`` (the pair search and the 400-node MLP01).
-Gradient attacks are counted at their full iteration budget (an attack that stops early costs
-less). Not counted: the convex models, LeNet and SimpleNet80, the substitutes and their queries,
-the audit's attacks on the paper A families, transfers and scoring (forward passes over the
-attacked rows). The total is therefore a lower bound of the profile's time on a device as fast
-as this one; the table says which notebook holds the time.
+heads on classes 0 vs 1 and attacks them (FGSM and PGD on each loss, Square, HopSkipJump L2 and
+Linf and its distance curve, the noise draws); the 01-loss fits of ``clean_accuracy`` (one-vs-all
+on every row, and Table II's one vote), ``blackbox`` (0 vs 1, its multiclass models unless
+``clean_accuracy`` trained the same ones, the SCD01 substitutes of Fig. 4 round by round),
+``whitebox_transfer``, ``discretization`` (the fits no other notebook's cache holds) and
+``cnn_comparison`` (the pair search and the 400-node MLP01). A fit another notebook trains on the
+same rows with the same settings is counted once. Gradient attacks are counted at their full
+iteration budget (an attack that stops early costs less), L-BFGS at one evaluation per iteration
+and DeepFool at its candidates' backward passes (their line search and forward passes cost
+more). Not counted: the convex models, LeNet and SimpleNet80, the convex and CNN substitutes and
+their queries, the audit's attacks on the paper A families, transfers and scoring (forward
+passes over the attacked rows), data loading. The total is an estimate of the profile's time on
+a device as fast as this one, not a bound; the table says which notebook holds the time.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import os
 import statistics
@@ -59,6 +63,7 @@ from zerolib.experiments.common.attack_grid import (
     thin,
     with_step_limits,
 )
+from zerolib.papers.numbers import MODELS
 from zerolib.study.dry_run import _defaults, dry_profile
 from zerolib.study.runner import Profile, cpu_model, declared_parameters
 
@@ -75,15 +80,16 @@ def notebook_params(profile: Profile, notebook: str) -> dict:
 
 
 def grid_gradients(grid, codebook: bool = False) -> int:
-    """Forward-backward passes per attacked row of one grid: iterations x restarts of each
-    (attack, value) cell; a nested grid (DeepFool's step limits) runs once to its largest
-    value, each step a backward pass per candidate class; CW-L2 cells run again as the
-    codebook-aware CW-L2 on a codebook head."""
+    """Input-gradient passes per attacked row of one grid: iterations x binary-search steps of
+    each (attack, value) cell (L-BFGS: one evaluation per iteration, its line search may take
+    more); a nested grid (DeepFool's step limits) runs once to its largest value, each step a
+    backward pass per candidate class but the label (``candidates - 1``); CW-L2 cells run again
+    as the codebook-aware CW-L2 on a codebook head."""
     total = 0
     for g in grid:
         steps = g.fixed.get("steps", 1) * g.fixed.get("binary_search_steps", 1)
         if g.nested:
-            total += max(g.values) * (g.fixed.get("candidates", N_CLASSES) if g.attack is DeepFool else 1)
+            total += max(g.values) * ((g.fixed.get("candidates", N_CLASSES) - 1) if g.attack is DeepFool else 1)
             continue
         cells = len(g.values) * (2 if codebook and g.attack is CWL2 else 1)
         total += cells * steps
@@ -94,12 +100,31 @@ def rows(n: int | None, available: int) -> int:
     return available if not n else min(int(n), available)
 
 
+def _default(cls, name: str):
+    return inspect.signature(cls).parameters[name].default
+
+
+def substitute_rows(n_seed_points: int, rounds: int, cap: int) -> int:
+    """Rows the substitute is fitted on, summed over the rounds: the set doubles from the seed
+    points while twice it fits under ``cap``, then holds ``cap`` (``substitutes.grow``)."""
+    total, size = 0, int(n_seed_points)
+    for _ in range(int(rounds)):
+        total += size
+        size = min(2 * size, cap)
+    return total
+
+
 def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
     """``[(notebook, unit, count)]`` for ``profile``, one row per notebook and unit; ``sizes``:
     train / task_train / test / task_test rows (a class pair of ``cnn_comparison`` is counted
-    with the rows of classes 0 vs 1)."""
+    with the rows of classes 0 vs 1). A fit that another notebook's cache entry already holds
+    (same rows, settings, votes and seed) is counted once, where it is first trained."""
+    from zerolib.attacks import HopSkipJump, Square
+
     out = []
-    n_seeds = lambda p: int(p["n_seeds"])
+
+    def n_seeds(p):
+        return int(p["n_seeds"])
 
     lip = notebook_params(profile, "lipschitz")
     out.append(("lipschitz", "train_image",
@@ -124,16 +149,18 @@ def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
     pgd_losses = 2 * N_HEADS + 1          # own loss and score margin on each head, pre-tanh margin on the codebook
     out.append(("robustness_audit", "grad_image",   # per eps: FGSM on each head, then the PGDs
                 seeds * n_audit * len(bounded) * (N_HEADS + pgd_losses * int(au["pgd_steps"]))))
-    hsj = au["hsj"]
-    queries = (len(bounded) * (int(au["square"]["n_queries"]) + int(au["noise_draws"]))
-               + 2 * int(hsj["max_queries"]))
-    curve = int(au["hsj_rows"]) * max(au["hsj_budgets"])
+    hsj = dict(au.get("hsj") or {})
+    square = au.get("square")
+    max_queries = int(hsj.get("max_queries", _default(HopSkipJump, "max_queries")))
+    square_queries = 0 if square is None else int(square.get("n_queries", _default(Square, "n_queries")))
+    queries = len(bounded) * (square_queries + int(au["noise_draws"])) + 2 * max_queries
+    curve = min(int(au["hsj_rows"]), n_audit) * max(au["hsj_budgets"] or [0])
     out.append(("robustness_audit", "query_image", seeds * N_HEADS * (n_audit * queries + curve)))
 
     # paper A's 01-loss fits: votes x iterations x rows (x problems: 10 one-vs-all, 1 for 0 vs 1)
     def fits(notebook, settings, n_votes, n_rows, problems, times=1, names=("SCD01", "MLP01")):
         for name in names:
-            if name not in settings:
+            if name not in settings or times <= 0:
                 continue
             unit = {"SCD01": "scd01_row", "MLP01": "mlp01_row"}[name]
             hidden = int((settings[name] or {}).get("hidden", 20))
@@ -144,24 +171,36 @@ def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
             n_iter = int((settings[name] or {}).get("n_iter", 1000))
             out.append((notebook, unit, times * n_votes * n_iter * n_rows * problems))
 
+    def same(a: dict, b: dict, names=("SCD01", "MLP01")) -> bool:
+        return all((a.get(m) or {}) == (b.get(m) or {}) for m in names)
+
     ca = notebook_params(profile, "clean_accuracy")
-    fits("clean_accuracy", ca["models"], int(ca["n_votes"]), rows(ca["n_train"], sizes["train"]),
-         N_CLASSES, n_seeds(ca))
+    ca_rows = rows(ca["n_train"], sizes["train"])
+    fits("clean_accuracy", ca["models"], int(ca["n_votes"]), ca_rows, N_CLASSES, n_seeds(ca))
+    if ca.get("timing"):   # Table II: one vote of class 0 against all, on every row
+        fits("clean_accuracy", ca["models"], 1, ca_rows, 1, n_seeds(ca))
     bb = notebook_params(profile, "blackbox")
-    fits("blackbox", bb["models"], int(bb["n_votes"]), rows(bb["n_train"], sizes["task_train"]), 1, n_seeds(bb))
-    shared = (not ca["n_train"] and not bb.get("n_train_multiclass") and ca["n_votes"] == bb["n_votes"]
-              and all(ca["models"].get(m) == bb["models"].get(m) for m in ("SCD01", "MLP01")))
-    if not shared:
-        fits("blackbox", bb["models"], int(bb["n_votes"]),
-             rows(bb.get("n_train_multiclass"), sizes["train"]), N_CLASSES, n_seeds(bb))
+    bb_rows = rows(bb["n_train"], sizes["task_train"])
+    fits("blackbox", bb["models"], int(bb["n_votes"]), bb_rows, 1, n_seeds(bb))
+    if bb.get("multiclass", True):
+        shared = (rows(bb.get("n_train_multiclass"), sizes["train"]) == ca_rows
+                  and int(ca["n_votes"]) == int(bb["n_votes"]) and same(ca["models"], bb["models"]))
+        fits("blackbox", bb["models"], int(bb["n_votes"]), rows(bb.get("n_train_multiclass"), sizes["train"]),
+             N_CLASSES, n_seeds(bb) - (n_seeds(ca) if shared else 0))
+    sub_rows = substitute_rows(bb["n_seed_points"], bb["rounds"], bb["cap"])   # Fig. 4: one per single-run target
+    fits("blackbox", {"SCD01": bb["scd01_substitute"]}, 1, sub_rows, len(MODELS), n_seeds(bb))
     wb = notebook_params(profile, "whitebox_transfer")
-    fits("whitebox_transfer", wb["models"], 1, sizes["task_train"], 1, n_seeds(wb))
+    wb_rows = rows(wb["n_train"], sizes["task_train"])
+    fits("whitebox_transfer", wb["models"], 1, wb_rows, 1, n_seeds(wb))
     di = notebook_params(profile, "discretization")
-    n_di = rows(di["n_train"], sizes["task_train"])
-    fits("discretization", di["models"], 1, n_di, 1, 2 * n_seeds(di))        # raw and discretized inputs
-    fits("discretization", di["models"], 1, rows(di.get("sweep_n_train") or di["n_train"], sizes["task_train"]),
-         1, len(di["p_values"]) * n_seeds(di))
-    fits("discretization", di["blackbox_models"], int(di["n_votes"]), n_di, 1, n_seeds(di))
+    di_rows = rows(di["n_train"], sizes["task_train"])
+    shared = di_rows == wb_rows and same(di["models"], wb["models"])
+    fits("discretization", di["models"], 1, di_rows, 1, n_seeds(di) - (n_seeds(wb) if shared else 0))  # original
+    fits("discretization", di["models"], 1, di_rows, 1, n_seeds(di))                                   # binarized
+    sweep_rows = rows(di.get("sweep_n_train") or di["n_train"], sizes["task_train"])
+    new_p = [p for p in di["p_values"] if sweep_rows != di_rows or str(p) not in ("2", "inf")]
+    fits("discretization", di["models"], 1, sweep_rows, 1, len(new_p) * n_seeds(di))
+    fits("discretization", di["blackbox_models"], int(di["n_votes"]), di_rows, 1, n_seeds(di))   # binarized targets
     cc = notebook_params(profile, "cnn_comparison")
     pair_rows = int(0.75 * rows(2 * int(cc["n_per_class"] or 0), sizes["task_train"]))
     n_pairs = len(cc.get("search_pairs") or list(itertools.combinations(range(N_CLASSES), 2)))
@@ -214,6 +253,7 @@ def measure_net(profile: Profile, shape, device: str, repeats: int) -> dict:
     step()
     out = {"train_image": _median_seconds(step, repeats) / b}
     net.eval()
+    net.requires_grad_(False)   # an attack takes the gradient of the input only
     xa = torch.rand(ATTACK_BATCH, *shape, device=device)
 
     def grad():
@@ -248,6 +288,7 @@ def net_flops(profile: Profile, shape) -> dict:
     for unit, mode, backward in (("train_image", True, True), ("grad_image", False, True),
                                  ("query_image", False, False)):
         net.train(mode)
+        net.requires_grad_(unit == "train_image")   # an attack takes the gradient of the input only
         counter = FlopCounterMode(display=False)
         with counter:
             xg = x.clone().requires_grad_(unit == "grad_image")
@@ -290,6 +331,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
+    if (args.dry_rows is not None or args.dry_attack_rows is not None) and not args.dry_run:
+        raise SystemExit("--dry-rows and --dry-attack-rows need --dry-run")
+    if min(args.repeats, args.scd_rows, args.scd_iter) < 1:
+        raise SystemExit("--repeats, --scd-rows and --scd-iter must be >= 1")
 
     dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else \
         f"{cpu_model()}, {torch.get_num_threads()} threads"
@@ -322,7 +367,7 @@ def main() -> None:
         print(f"network units: {pflop:.3g} PFLOP, "
               + ", ".join(f"{pflop * 1e15 / (t * 1e12) / 3600:.3g} hours at {t} TFLOP/s sustained" for t in (10, 30, 100)))
         if cost:
-            print(f"total (a lower bound): {total:.1f} hours on this device; "
+            print(f"total (an estimate): {total:.1f} hours on this device; "
                   + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_nb.items(), key=lambda kv: -kv[1])))
 
 

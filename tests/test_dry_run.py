@@ -72,22 +72,21 @@ def test_dry_rows_caps_every_row_count_and_nothing_else():
         dry_profile(profile, ROOT / "notebooks", rows=0)
 
 
-def test_dry_attack_rows_caps_the_attacked_rows_and_leaves_the_data_whole():
-    given = {"n_train": 0, "n_test": 0, "n_attack": 0, "n_audit": 1000, "hsj_rows": 100, "cap": 6400,
-             "n_seed_points": 200, "heads": {"n_audit": 20}}
-    assert cap_attacked_rows(given, 500) == {"n_train": 0, "n_test": 0, "n_attack": 500, "n_audit": 500,
-                                             "hsj_rows": 100, "cap": 6400, "n_seed_points": 200,
-                                             "heads": {"n_audit": 20}}
-    assert ATTACKED_ROWS < ROW_COUNTS
+def test_dry_attack_rows_caps_paper_bs_grid_rows_and_leaves_the_rest_whole():
+    given = {"n_train": 0, "n_test": 0, "n_attack": 0, "n_audit": 1000, "flag": True}
+    assert cap_attacked_rows("loss_targets", given, 500) == dict(given, n_attack=500)
+    assert cap_attacked_rows("loss_targets", dict(given, n_attack=200), 500)["n_attack"] == 200
+    assert cap_attacked_rows("robustness_audit", given, 500) == given      # attacks all its rows in one batch
+    assert all(keys <= ROW_COUNTS for keys in ATTACKED_ROWS.values())
     profile = Profile.load(ROOT / "params", "cifar10")
     dry = dry_profile(profile, ROOT / "notebooks", attack_rows=500)
     assert dry.name == "cifar10-dry-attack500"
     full = dry_profile(profile, ROOT / "notebooks")
-    for nb, params in dry.notebooks.items():
-        assert params == cap_attacked_rows(full.notebooks[nb], 500)
-    assert dry.notebooks["loss_targets"]["n_attack"] == 500 and dry.notebooks["loss_targets"]["n_test"] == 0
-    assert dry.notebooks["lipschitz"]["n_train"] == 0                    # every training row
-    assert dry.notebooks["robustness_audit"]["n_audit"] == 500           # the paper-scale 1000, capped
+    changed = {nb for nb in dry.notebooks if dry.notebooks[nb] != full.notebooks[nb]}
+    assert changed == {"loss_targets"}
+    assert dry.notebooks["loss_targets"] == dict(full.notebooks["loss_targets"], n_attack=500)
+    assert full.notebooks["loss_targets"]["n_attack"] == 0 and full.notebooks["loss_targets"]["n_test"] == 0
+    assert full.notebooks["robustness_audit"]["n_audit"] == 1000          # the paper-scale audit, whole
     assert full.notebooks["loss_targets"]["deepfool_steps"] == [1]       # DeepFool's step limits: one step
     both = dry_profile(profile, ROOT / "notebooks", rows=200, attack_rows=50)
     assert both.name == "cifar10-dry-rows200-attack50" and both.notebooks["loss_targets"]["n_attack"] == 50

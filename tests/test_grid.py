@@ -49,7 +49,7 @@ def test_step_limits_replace_deepfools_grid_only_and_refuse_bad_limits():
     assert [(g.name, g.values) for g in dry] == [(g.name, (1,) if g.nested else g.values) for g in UNTARGETED]
     assert [g.fixed for g in dry] == [g.fixed for g in UNTARGETED]
     assert with_step_limits(UNTARGETED, [10, 20, 30, 40]) == UNTARGETED  # the paper's limits: the grid unchanged
-    for bad in ([], [0], [20, 10], [10, 10], [1.5], [True]):
+    for bad in ([], [0], [20, 10], [10, 10], [1.5], [True], 10, "10"):
         with pytest.raises(ValueError, match="step limits must"):
             with_step_limits(UNTARGETED, bad)
     with pytest.raises(ValueError, match="varies a step limit"):

@@ -410,3 +410,20 @@ def test_blackbox_multiclass_targets_are_the_clean_accuracy_fits(monkeypatch):
     assert seen["binary"] == ({"dataset": "digits", "n_train": 100, "subsample_seed": 3, "classes": [0, 1]}, 100)
     notebook = (Path(__file__).parents[1] / "notebooks" / "clean_accuracy.py").read_text()
     assert "data_key = suite.data_key(dataset, n_train, seed)" in notebook
+
+
+@pytest.mark.parametrize("profile", ["mnist", "fashion_mnist", "cifar10"])
+def test_paper_scale_blackbox_multiclass_targets_are_clean_accuracys_models(profile):
+    """The sharing above pays at paper scale only if the profile gives both notebooks the same
+    rows, votes and 01-loss settings (and the executed notebook builds its key as its source)."""
+    import yaml
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    nb = yaml.safe_load((root / "params" / f"{profile}.yaml").read_text())["notebooks"]
+    ca, bb = nb["clean_accuracy"], nb["blackbox"]
+    assert (ca.get("n_train") or 0) == (bb.get("n_train_multiclass") or 0) == 0
+    assert ca["n_votes"] == bb["n_votes"]
+    for m in ("SCD01", "MLP01"):
+        assert ca["models"][m] == bb["models"][m], m
+    assert "suite.data_key(dataset, n_train, seed)" in (root / "notebooks" / "clean_accuracy.ipynb").read_text()

@@ -150,6 +150,10 @@ def test_resume_equals_uninterrupted_with_onecycle_and_augmentation(tmp_path, da
     assert load_checkpoint(ckpt)["precision"] == "fp32"
     with pytest.raises(ValueError, match="precision 'fp32', not 'bf16'"):
         train(fresh(), (x, y), epochs=3, checkpoint_path=ckpt, **dict(FAST, precision="bf16"))
+    old = {k: v for k, v in load_checkpoint(ckpt).items() if k != "precision"}   # one written before the field
+    torch.save(old, ckpt)
+    with pytest.raises(ValueError, match="does not record its precision"):
+        train(fresh(), (x, y), epochs=3, checkpoint_path=ckpt, **FAST)
     plain = fresh()
     assert train(plain, (x, y), epochs=3, **SETTINGS) != h_full  # the settings are not ignored
 

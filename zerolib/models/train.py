@@ -14,8 +14,8 @@ as an uninterrupted run would (bit for bit on CPU; on CUDA up to the
 nondeterminism of some kernels). The learning-rate schedule is a function of the
 epoch and step, so it needs no state. The augmentations (random flips and
 shifted crops) draw from the run's generator, so they resume exactly too. The checkpoint names
-its schedule, total epochs and precision; a run with other ones refuses to resume from it
-(it would be a mix of two runs).
+its schedule and precision (and, for the one-cycle schedule, whose rate depends on it, the
+total of epochs); a run with other ones refuses to resume from it (it would mix two runs).
 
 Precision: ``"fp32"`` trains in single precision; ``"bf16"`` runs the forward pass under
 bfloat16 autocast (convolutions and matrix products in bfloat16, the loss and the weights,
@@ -287,9 +287,10 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, p
     require(written[0] == schedule and (schedule == "step" or written[1] == epochs),
             f"checkpoint {path} was written by a run with schedule {written[0]!r} over {written[1]} epochs, "
             f"not {schedule!r} over {epochs} (the one-cycle rate depends on the total); pass resume=False")
-    written_precision = ckpt.get("precision", "fp32")  # checkpoints from before the option: float32
-    require(written_precision == precision, f"checkpoint {path} was written by a run with precision "
-            f"{written_precision!r}, not {precision!r} (the run would mix both); pass resume=False")
+    require("precision" in ckpt, f"checkpoint {path} does not record its precision (written before zerolib "
+            "recorded it), so a resume could mix two; pass resume=False")
+    require(ckpt["precision"] == precision, f"checkpoint {path} was written by a run with precision "
+            f"{ckpt['precision']!r}, not {precision!r} (the run would mix both); pass resume=False")
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], gen, device, data)

@@ -12,9 +12,9 @@ the full data, builds the full networks and goes through every code path once.
 
 Every setting of CUT_TO_ONE at one still leaves the attacks' rows: over the whole test set
 (10000 images) every attack cell of paper B's grids is a DenseNet-40 gradient per image, hours
-of a 2-core CPU. ``--dry-attack-rows N`` caps the attacked and audited rows (:data:`ATTACKED_ROWS`) at
-N and leaves the training and test data whole: the full-size dry run (N = 500, one chunk of
-the attack grids, so their memory is the paper-scale run's), still an epoch of DenseNet-40 over
+of a 2-core CPU. ``--dry-attack-rows N`` caps the rows those grids attack (:data:`ATTACKED_ROWS`)
+at N and leaves everything else whole: the full-size dry run (N = 500, one chunk of the grids,
+so their memory is the paper-scale run's), still an epoch of DenseNet-40 over
 every training image: ``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows N`` counts
 its work first (``make dry-run-full`` runs it). For the tests, ``--dry-rows N`` also caps every
 row count of :data:`ROW_COUNTS` (training subsamples, attacked and audited rows; 0, "all",
@@ -46,8 +46,11 @@ ROW_COUNTS = frozenset({
 })
 """The settings that count rows (0 means all of them): capped by ``--dry-rows``."""
 
-ATTACKED_ROWS = frozenset({"n_attack", "n_audit", "hsj_rows"})
-"""The row counts of the attacked (and audited) test rows: capped by ``--dry-attack-rows``."""
+ATTACKED_ROWS = {"loss_targets": frozenset({"n_attack"})}
+"""Per notebook, the row counts ``--dry-attack-rows`` caps: the test rows paper B's grids attack
+(every grid cell a network gradient per row, in chunks of 500). The other notebooks attack all
+their rows in one batch (the audit's 1000, paper A's substitutes' test points), so their memory
+is only the paper-scale run's at full size, and one step over them costs minutes."""
 
 _DOUBLED = frozenset({"cap"})  # the black-box set's cap: at least twice its starting points, so 2 N
 
@@ -81,15 +84,12 @@ def cap_rows(value: Any, n: int, key: str | None = None) -> Any:
     return value
 
 
-def cap_attacked_rows(value: Any, n: int, key: str | None = None) -> Any:
-    """``value`` with every setting in :data:`ATTACKED_ROWS` capped at ``n`` (0, all rows, becomes ``n``)."""
-    if isinstance(value, dict):
-        return {k: cap_attacked_rows(v, n, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [cap_attacked_rows(v, n) for v in value]
-    if key in ATTACKED_ROWS and isinstance(value, int) and not isinstance(value, bool):
-        return n if value == 0 else min(value, n)
-    return value
+def cap_attacked_rows(notebook: str, params: dict[str, Any], n: int) -> dict[str, Any]:
+    """``notebook``'s ``params`` with its settings in :data:`ATTACKED_ROWS` capped at ``n`` (0,
+    all rows, becomes ``n``); a notebook without such settings is returned as it is."""
+    keys = ATTACKED_ROWS.get(notebook, frozenset())
+    return {k: (n if v == 0 else min(v, n)) if k in keys and isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in params.items()}
 
 
 def _defaults(notebook: Path) -> dict[str, Any]:
@@ -108,9 +108,9 @@ def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
     """``profile`` as a dry run (named ``<name>-dry``): each notebook's parameters, its own
     defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one;
     with ``rows``, every row count of :data:`ROW_COUNTS` capped at it too (``<name>-dry-rows<N>``);
-    with ``attack_rows``, the attacked rows (:data:`ATTACKED_ROWS`) capped at it and the training
-    and test data left whole (``<name>-dry-attack<N>``: the full-size dry run, whose attacks
-    still fill their chunks of 500 rows when N is 500 but do not run over the whole test set)."""
+    with ``attack_rows``, the rows paper B's grids attack (:data:`ATTACKED_ROWS`) capped at it and
+    the data left whole (``<name>-dry-attack<N>``: the full-size dry run, whose grids still fill
+    their chunks of 500 rows when N is 500 but do not run over the whole test set)."""
     for what, n in (("rows", rows), ("attack_rows", attack_rows)):
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             raise ValueError(f"{what} must be an integer >= 1, got {n!r}")
@@ -122,7 +122,7 @@ def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
         if rows is not None:
             dry = cap_rows(dry, rows)
         if attack_rows is not None:
-            dry = cap_attacked_rows(dry, attack_rows)
+            dry = cap_attacked_rows(path.stem, dry, attack_rows)
         notebooks[path.stem] = {k: v for k, v in dry.items() if k in declared and k != "output_dir"}
     name, what = f"{profile.name}-dry", "every count cut to one"
     if rows is not None:

@@ -131,6 +131,8 @@ def with_step_limits(grid: list[GridAttack], values) -> list[GridAttack]:
     """The same grid with the step limits of its nested attack (DeepFool's m, the grid of
     paper B's Table 3 that varies ``steps``) replaced by ``values`` (increasing integers >= 1).
     A dry run sets them to one step; the other attacks and their values are left as they are."""
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"step limits must be a list of integers >= 1, got {values!r}")
     values = tuple(values)
     if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
         raise ValueError(f"step limits must be integers >= 1, got {list(values)}")

@@ -43,7 +43,7 @@ def data_key(dataset: str, n_train: int | None, seed: int, classes=None) -> dict
     the same rows build the same key, so one notebook's fits are the next one's cache hits
     (``blackbox``'s multiclass targets are ``clean_accuracy``'s models when the rows agree)."""
     return {"dataset": dataset, "n_train": n_train or None, "subsample_seed": int(seed),
-            "classes": "all" if classes is None else [int(c) for c in classes]}
+            "classes": "all" if classes is None else list(classes)}
 
 
 def make_estimator(name: str, settings: Mapping[str, Mapping[str, Any]] | None, seed: int, n_votes: int,
