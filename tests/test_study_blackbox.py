@@ -416,8 +416,9 @@ def test_blackbox_multiclass_targets_are_the_clean_accuracy_fits(monkeypatch):
 def test_paper_scale_blackbox_multiclass_targets_are_clean_accuracys_models(profile):
     """The sharing above pays at paper scale only if the profile gives both notebooks the same
     rows, votes and 01-loss settings (and the executed notebook builds its key as its source)."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     root = Path(__file__).parents[1]
     nb = yaml.safe_load((root / "params" / f"{profile}.yaml").read_text())["notebooks"]
