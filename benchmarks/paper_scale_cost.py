@@ -213,8 +213,20 @@ def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
     return [(nb, unit, n) for (nb, unit), n in merged.items()]
 
 
-def sizes_of(dataset: str) -> dict:
-    """Training and test rows of ``dataset``, all classes and classes 0 vs 1 (from the data root)."""
+PUBLISHED_SIZES = {
+    "mnist": {"train": 60000, "test": 10000, "task_train": 5923 + 6742, "task_test": 980 + 1135, "shape": (1, 28, 28)},
+    "fashion_mnist": {"train": 60000, "test": 10000, "task_train": 12000, "task_test": 2000, "shape": (1, 28, 28)},
+    "cifar10": {"train": 50000, "test": 10000, "task_train": 10000, "task_test": 2000, "shape": (3, 32, 32)},
+}
+"""The datasets' published sizes (all classes; classes 0 and 1), for ``--without-data`` (a GPU
+machine the data does not travel to); with the data, the sizes are read from it instead."""
+
+
+def sizes_of(dataset: str, with_data: bool = True) -> dict:
+    """Training and test rows of ``dataset``, all classes and classes 0 vs 1 (from the data root,
+    or without it the published sizes)."""
+    if not with_data:
+        return dict(PUBLISHED_SIZES[dataset])
     from zerolib.data import load_dataset
 
     full, task = load_dataset(dataset), load_dataset(dataset, classes=list(TASK))
@@ -299,14 +311,23 @@ def net_flops(profile: Profile, shape) -> dict:
     return out
 
 
-def measure_scd(dataset: str, device: str, n_rows: int, n_iter: int, n_votes: int = 32) -> dict:
+def measure_scd(dataset: str, device: str, n_rows: int, n_iter: int, n_votes: int = 32,
+                with_data: bool = True) -> dict:
     """Seconds per row of one vote-iteration of SCD01, MLP01 and MLP01 with 400 hidden nodes,
-    on ``n_rows`` rows of classes 0 vs 1, ``n_votes`` votes (the papers' 32: the votes are
-    batched in one program, so fewer would cost more per vote) x ``n_iter`` iterations."""
+    on ``n_rows`` rows of classes 0 vs 1 (without the data: seeded uniform images of the
+    dataset's shape and labels), ``n_votes`` votes (the papers' 32: the votes are batched in
+    one program, so fewer would cost more per vote) x ``n_iter`` iterations."""
+    from types import SimpleNamespace
+
     from zerolib.data import load_dataset
     from zerolib.models.scd import MLP01Classifier, SCD01Classifier
 
-    d = load_dataset(dataset, classes=list(TASK), n_train=n_rows, seed=0)
+    if with_data:
+        d = load_dataset(dataset, classes=list(TASK), n_train=n_rows, seed=0)
+    else:
+        gen = torch.Generator().manual_seed(0)
+        d = SimpleNamespace(x_train=torch.rand(n_rows, *PUBLISHED_SIZES[dataset]["shape"], generator=gen),
+                            y_train=torch.randint(0, 2, (n_rows,), generator=gen))
     out = {}
     common = {"n_votes": n_votes, "n_iter": n_iter, "random_state": 0, "device": device}
     for unit, make in (("scd01_row", lambda: SCD01Classifier(**common)),
@@ -327,6 +348,8 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="count the profile's dry run (zerolib.study.dry_run)")
     ap.add_argument("--dry-rows", type=int, default=None, help="with --dry-run: every row count capped at N")
     ap.add_argument("--dry-attack-rows", type=int, default=None, help="with --dry-run: the attacked rows capped at N")
+    ap.add_argument("--without-data", action="store_true", help="the datasets' published sizes and random "
+                    "inputs for the SCD timing (where the data root is not at hand, e.g. a GPU machine)")
     ap.add_argument("--counts-only", action="store_true", help="print the counts, measure nothing")
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -344,14 +367,15 @@ def main() -> None:
         if args.dry_run:
             profile = dry_profile(profile, ROOT / "notebooks", rows=args.dry_rows, attack_rows=args.dry_attack_rows)
         dataset = notebook_params(profile, "lipschitz")["dataset"]
-        sizes = sizes_of(dataset)
+        sizes = sizes_of(dataset, not args.without_data)
         table = counts(profile, sizes)
         cost = {}
         if not args.counts_only:
             cost.update(measure_net(profile, sizes["shape"], args.device, args.repeats))
-            cost.update(measure_scd(dataset, args.device, args.scd_rows, args.scd_iter))
+            cost.update(measure_scd(dataset, args.device, args.scd_rows, args.scd_iter, with_data=not args.without_data))
         flops = net_flops(profile, sizes["shape"])
-        print(f"\n## {name} ({dataset}: {sizes['train']} training rows, {sizes['task_train']} of classes 0 vs 1; "
+        print(f"\n## {name} ({dataset}{' (published sizes)' if args.without_data else ''}: {sizes['train']} "
+              f"training rows, {sizes['task_train']} of classes 0 vs 1; "
               f"network {notebook_params(profile, 'lipschitz')['net']}, "
               + ", ".join(f"{u} {v / 1e9:.2f} GFLOP" for u, v in flops.items()) + ")")
         print(f"{'notebook':18} {'unit':14} {'count':>12} {'PFLOP':>8} {'us/unit':>9} {'hours':>8}")
