@@ -64,8 +64,8 @@ from zerolib.experiments.common.attack_grid import (
     with_step_limits,
 )
 from zerolib.papers.numbers import MODELS
-from zerolib.study.dry_run import _defaults, dry_profile
-from zerolib.study.runner import Profile, cpu_model, declared_parameters
+from zerolib.study.dry_run import dry_profile
+from zerolib.study.runner import Profile, cpu_model
 
 PROFILES = ("mnist", "fashion_mnist", "cifar10")
 N_HEADS = 3                      # O:SOFTMAX:CE, O:SOFTMAX:MSE, R:TANH:MSE
@@ -75,8 +75,7 @@ TASK = (0, 1)                    # the binary task of whitebox_transfer, blackbo
 
 def notebook_params(profile: Profile, notebook: str) -> dict:
     """The parameters ``notebook`` runs with under ``profile``: its own defaults under the profile's."""
-    path = ROOT / "notebooks" / f"{notebook}.ipynb"
-    return {**_defaults(path), **profile.parameters_for(notebook, declared_parameters(path))}
+    return profile.effective_parameters(ROOT / "notebooks" / f"{notebook}.ipynb")
 
 
 def grid_gradients(grid, codebook: bool = False) -> int:

@@ -137,3 +137,28 @@ def test_cli_refuses_dry_rows_without_dry_run_and_a_bad_cap(capsys):
     assert "rows must be an integer >= 1" in capsys.readouterr().err
     assert cli.main(["--root", str(ROOT), "times", "--profile", "mnist", "--dry-rows", "50"]) == 2
     assert "--dry-rows needs --dry-run" in capsys.readouterr().err
+
+
+def test_times_reads_the_folder_the_dry_run_writes(tmp_path, capsys):
+    """``run --dry-run`` names its folder by ``dry_profile``, ``times --dry-run`` finds it by
+    ``dry_name``: one rule, so each flag combination reads the records its own run wrote."""
+    import json
+
+    from zerolib.study import cli
+    from zerolib.study.dry_run import dry_name
+
+    profile = Profile.load(ROOT / "params", "mnist")
+    combos = ((None, None), (200, None), (None, 500), (200, 50))
+    for minutes, (rows, attack) in enumerate(combos, start=1):
+        name = dry_profile(profile, ROOT / "notebooks", rows=rows, attack_rows=attack).name
+        assert name == dry_name("mnist", rows, attack)
+        (tmp_path / name / "nb").mkdir(parents=True)
+        (tmp_path / name / "nb" / "run.json").write_text(json.dumps({
+            "notebook": "nb", "status": "ok", "seconds": 60.0 * minutes, "peak_rss_mb": 1.0,
+            "git": {"commit": "abcdef1"}}))
+    for minutes, (rows, attack) in enumerate(combos, start=1):
+        flags = (["--dry-rows", str(rows)] if rows else []) + (["--dry-attack-rows", str(attack)] if attack else [])
+        assert cli.main(["--root", str(ROOT), "times", "--output-root", str(tmp_path), "--profile", "mnist",
+                         "--dry-run", *flags]) == 0
+        total = capsys.readouterr().out.splitlines()[-1].split()
+        assert total[:3] == ["total", "(serial)", f"{minutes:.1f}"]

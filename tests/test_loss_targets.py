@@ -263,17 +263,6 @@ def test_fig4_claims_on_constructed_bounds():
     assert list(v.verdict) == ["holds"] * 3
 
 
-def _defaults(notebook: str) -> dict:
-    """A notebook's parameters cell as {name: default value}."""
-    import ast
-
-    import nbformat
-
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return {n.target.id: ast.literal_eval(n.value) for n in ast.parse(cell.source).body}
-
-
 @pytest.mark.parametrize("profile", sorted((Path(__file__).resolve().parents[1] / "params").glob("*.yaml")),
                          ids=lambda p: p.stem)
 def test_lipschitz_bounds_the_very_models_the_other_notebooks_attack(profile):
@@ -285,8 +274,7 @@ def test_lipschitz_bounds_the_very_models_the_other_notebooks_attack(profile):
     p = Profile.load(profile.parent, profile.stem)
 
     def effective(notebook):
-        defaults = _defaults(notebook)
-        return {**defaults, **p.parameters_for(notebook, set(defaults))}
+        return p.effective_parameters(Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb")
 
     lip, lt = effective("lipschitz"), effective("loss_targets")
     for name in ("seed", "n_seeds", "dataset", "n_train", "net", "arch", "train", "code_length", "code_seed"):

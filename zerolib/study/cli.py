@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             if n is not None and (not args.dry_run or n < 1):
                 print(f"error: {flag} needs --dry-run and N >= 1", file=sys.stderr)
                 return 2
-        name = (args.profile + ("-dry" if args.dry_run else "") + (f"-rows{args.dry_rows}" if args.dry_rows else "")
-                + (f"-attack{args.dry_attack_rows}" if args.dry_attack_rows else ""))
+        from .dry_run import dry_name
+
+        name = dry_name(args.profile, args.dry_rows, args.dry_attack_rows) if args.dry_run else args.profile
         folder = (args.output_root or root / "outputs") / name
         print(times_text(folder))
         return 0 if run_times(folder) else 1

@@ -26,13 +26,12 @@ the same architectures and code paths in minutes, which is the form CI runs
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
-from .runner import Profile, declared_parameters, notebook_defaults
+from .runner import Profile, declared_parameters
 
-__all__ = ["ATTACKED_ROWS", "CUT_TO_ONE", "ROW_COUNTS", "cap_attacked_rows", "cap_rows", "cut_to_one", "dry_profile"]
+__all__ = ["ATTACKED_ROWS", "CUT_TO_ONE", "ROW_COUNTS", "cap_attacked_rows", "cap_rows", "cut_to_one", "dry_name", "dry_profile"]
 
 CUT_TO_ONE = frozenset({
     "n_iter", "epochs", "steps", "max_steps", "pgd_steps", "rounds", "binary_search_steps", "max_queries",
@@ -66,9 +65,18 @@ def cut_to_one(value: Any, key: str | None = None) -> Any:
         return [1]
     if isinstance(value, list):
         return [cut_to_one(v) for v in value]
-    if key in CUT_TO_ONE and isinstance(value, int) and not isinstance(value, bool):
+    if key in CUT_TO_ONE and _is_count(value):
         return 1
     return value
+
+
+def _capped(value: int, n: int) -> int:
+    """A row count capped at ``n``: 0, all rows, becomes ``n``."""
+    return n if value == 0 else min(value, n)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def cap_rows(value: Any, n: int, key: str | None = None) -> Any:
@@ -77,9 +85,9 @@ def cap_rows(value: Any, n: int, key: str | None = None) -> Any:
         return {k: cap_rows(v, n, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [cap_rows(v, n) for v in value]
-    if key in ROW_COUNTS and isinstance(value, int) and not isinstance(value, bool):
-        return n if value == 0 else min(value, n)
-    if key in _DOUBLED and isinstance(value, int) and not isinstance(value, bool):
+    if key in ROW_COUNTS and _is_count(value):
+        return _capped(value, n)
+    if key in _DOUBLED and _is_count(value):
         return min(value, 2 * n)
     return value
 
@@ -88,19 +96,14 @@ def cap_attacked_rows(notebook: str, params: dict[str, Any], n: int) -> dict[str
     """``notebook``'s ``params`` with its settings in :data:`ATTACKED_ROWS` capped at ``n`` (0,
     all rows, becomes ``n``); a notebook without such settings is returned as it is."""
     keys = ATTACKED_ROWS.get(notebook, frozenset())
-    return {k: (n if v == 0 else min(v, n)) if k in keys and isinstance(v, int) and not isinstance(v, bool) else v
-            for k, v in params.items()}
+    return {k: _capped(v, n) if k in keys and _is_count(v) else v for k, v in params.items()}
 
 
-def _defaults(notebook: Path) -> dict[str, Any]:
-    """The notebook's own parameter defaults that are plain values."""
-    out = {}
-    for name, text in notebook_defaults(notebook).items():
-        try:
-            out[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            pass
-    return out
+def dry_name(profile: str, rows: int | None = None, attack_rows: int | None = None) -> str:
+    """The dry run's name, its folder under ``outputs/``: ``<profile>-dry``, then ``-rows<N>``
+    with ``rows`` and ``-attack<N>`` with ``attack_rows``."""
+    return (f"{profile}-dry" + (f"-rows{rows}" if rows is not None else "")
+            + (f"-attack{attack_rows}" if attack_rows is not None else ""))
 
 
 def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
@@ -117,17 +120,17 @@ def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
     notebooks = {}
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         declared = declared_parameters(path)
-        given = {**_defaults(path), **profile.parameters_for(path.stem, declared)}
+        given = profile.effective_parameters(path)
         dry = cut_to_one(given)
         if rows is not None:
             dry = cap_rows(dry, rows)
         if attack_rows is not None:
             dry = cap_attacked_rows(path.stem, dry, attack_rows)
         notebooks[path.stem] = {k: v for k, v in dry.items() if k in declared and k != "output_dir"}
-    name, what = f"{profile.name}-dry", "every count cut to one"
+    what = "every count cut to one"
     if rows is not None:
-        name, what = f"{name}-rows{rows}", f"{what}, every row count capped at {rows}"
+        what = f"{what}, every row count capped at {rows}"
     if attack_rows is not None:
-        name, what = f"{name}-attack{attack_rows}", f"{what}, the attacked rows capped at {attack_rows}"
-    return Profile(name=name, description=f"dry run of {profile.name}: {what}",
+        what = f"{what}, the attacked rows capped at {attack_rows}"
+    return Profile(name=dry_name(profile.name, rows, attack_rows), description=f"dry run of {profile.name}: {what}",
                    notebooks=notebooks, cluster=dict(profile.cluster), reductions={})

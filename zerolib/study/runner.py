@@ -143,6 +143,11 @@ class Profile:
         params.update(own)
         return params
 
+    def effective_parameters(self, notebook_path: Path) -> dict[str, Any]:
+        """What the notebook at ``notebook_path`` runs with under this profile: its own defaults
+        that are plain values (:func:`notebook_default_values`) under the profile's values."""
+        path = Path(notebook_path)
+        return {**notebook_default_values(path), **self.parameters_for(path.stem, declared_parameters(path))}
 
     def reductions_for(self, notebook: str) -> dict[str, str]:
         """``{setting: why}`` of every setting the profile marks ``# REDUCED:`` for ``notebook``
@@ -185,6 +190,20 @@ def notebook_defaults(notebook_path: Path) -> dict[str, str]:
     import papermill
 
     return {name: str(info.get("default")) for name, info in papermill.inspect_notebook(str(notebook_path)).items()}
+
+
+def notebook_default_values(notebook_path: Path) -> dict[str, Any]:
+    """The notebook's own parameter defaults that are plain values (a literal Python expression),
+    evaluated; a default that is not one is left out."""
+    import ast
+
+    out = {}
+    for name, text in notebook_defaults(notebook_path).items():
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            pass
+    return out
 
 
 def list_profiles(params_dir: Path) -> list[str]:
