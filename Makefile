@@ -47,9 +47,10 @@ dry-run: setup
 	  $(PY) -m zerolib.study times --profile $$p --dry-run --dry-rows $(DRY_ROWS) || exit 1; \
 	done
 
-# The full-size dry runs: every count cut to one, the training and test data whole, the
-# attacked and audited rows capped at one attack chunk (DRY_ATTACK_ROWS, 500); too long for CI
-# (an epoch of DenseNet-40 over every training image), run once per change of scale.
+# The full-size dry runs: every count cut to one (a network's epoch to one optimizer step),
+# the training and test data whole, the rows paper B's grids attack capped at DRY_ATTACK_ROWS
+# (one attack chunk, 500); too long for CI (an hour and more of a 2-core CPU per profile), run
+# once per change of scale.
 DRY_ATTACK_ROWS ?= 500
 dry-run-full: setup
 	for p in $(DRY_PROFILES); do \

@@ -63,6 +63,7 @@ from zerolib.experiments.common.attack_grid import (
     thin,
     with_step_limits,
 )
+from zerolib.models import train as train_loop
 from zerolib.papers.numbers import MODELS
 from zerolib.study.dry_run import dry_profile
 from zerolib.study.runner import Profile, cpu_model
@@ -99,6 +100,16 @@ def rows(n: int | None, available: int) -> int:
     return available if not n else min(int(n), available)
 
 
+def trained_images(train: dict, n: int) -> int:
+    """Images through a training step over ``n`` rows with ``train``'s settings: every row an
+    epoch, or ``steps_per_epoch`` batches of ``batch_size`` (a dry run's one)."""
+    per_epoch = n
+    if train.get("steps_per_epoch"):
+        batch = int(train.get("batch_size", _default(train_loop, "batch_size")))
+        per_epoch = min(n, int(train["steps_per_epoch"]) * batch)
+    return int(train["epochs"]) * per_epoch
+
+
 def _default(cls, name: str):
     return inspect.signature(cls).parameters[name].default
 
@@ -127,7 +138,7 @@ def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
 
     lip = notebook_params(profile, "lipschitz")
     out.append(("lipschitz", "train_image",
-                N_HEADS * n_seeds(lip) * lip["train"]["epochs"] * rows(lip["n_train"], sizes["train"])))
+                N_HEADS * n_seeds(lip) * trained_images(lip["train"], rows(lip["n_train"], sizes["train"]))))
 
     lt = notebook_params(profile, "loss_targets")
     mx = int(lt["max_steps"])
@@ -144,7 +155,7 @@ def counts(profile: Profile, sizes: dict) -> list[tuple[str, str, float]]:
     bounded = [e for e in eps if e > 0]
     n_audit = rows(au["n_audit"], sizes["task_test"] - int(au["n_seed_points"]))
     out.append(("robustness_audit", "train_image",
-                N_HEADS * seeds * au["heads"]["train"]["epochs"] * rows(au["n_train_nets"], sizes["task_train"])))
+                N_HEADS * seeds * trained_images(au["heads"]["train"], rows(au["n_train_nets"], sizes["task_train"]))))
     pgd_losses = 2 * N_HEADS + 1          # own loss and score margin on each head, pre-tanh margin on the codebook
     out.append(("robustness_audit", "grad_image",   # per eps: FGSM on each head, then the PGDs
                 seeds * n_audit * len(bounded) * (N_HEADS + pgd_losses * int(au["pgd_steps"]))))

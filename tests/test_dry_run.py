@@ -26,11 +26,15 @@ def _counts(value, key=None):
 def test_cut_to_one_reaches_nested_settings_and_leaves_the_rest():
     given = {"n_seeds": 3, "eps": 0.3, "n_train": 0, "max_steps": 0, "hsj_budgets": [150, 300],
              "models": {"SCD01": {"n_iter": 1000}, "MLP": {"epochs": 100, "hidden": 400}},
-             "train": {"epochs": 40, "lr_milestones": [20, 30], "batch_size": 64}, "flag": True}
+             "train": {"epochs": 40, "lr_milestones": [20, 30], "batch_size": 64}, "flag": True,
+             "nets": {"LeNet": {"name": "lenet", "epochs": 50}}, "substitute": {"epochs": 10}}
     dry = cut_to_one(given)
+    # a network's epoch is one optimizer step; other epochs (the convex MLP, the substitute) are whole
     assert dry == {"n_seeds": 1, "eps": 0.3, "n_train": 0, "max_steps": 1, "hsj_budgets": [1],
                    "models": {"SCD01": {"n_iter": 1}, "MLP": {"epochs": 1, "hidden": 400}},
-                   "train": {"epochs": 1, "lr_milestones": [20, 30], "batch_size": 64}, "flag": True}
+                   "train": {"epochs": 1, "lr_milestones": [20, 30], "batch_size": 64, "steps_per_epoch": 1},
+                   "flag": True, "nets": {"LeNet": {"name": "lenet", "epochs": 1, "steps_per_epoch": 1}},
+                   "substitute": {"epochs": 1}}
     assert given["models"]["SCD01"]["n_iter"] == 1000  # the original is left as it was
 
 
@@ -47,6 +51,11 @@ def test_every_paper_scale_profile_has_a_dry_run_with_every_count_one(name):
             if key not in CUT_TO_ONE and not isinstance(value, (dict, list)):
                 assert params[key] == value, (nb, key)
     assert dry.notebooks["loss_targets"]["train"]["epochs"] == 1
+    # every network zerolib.models.train trains takes one step an epoch, wherever it stands
+    assert dry.notebooks["lipschitz"]["train"]["steps_per_epoch"] == 1
+    assert dry.notebooks["robustness_audit"]["heads"]["train"]["steps_per_epoch"] == 1
+    for nb in ("robustness_audit", "cnn_comparison"):
+        assert {n["steps_per_epoch"] for n in dry.notebooks[nb]["nets"].values()} == {1}, nb
     assert dry.notebooks["loss_targets"]["net"] == profile.notebooks["loss_targets"]["net"]
 
 

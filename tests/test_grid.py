@@ -142,8 +142,8 @@ def test_a_codebook_adds_the_codebook_aware_cw_rows():
 
 
 def test_chunk_seeds_never_meet_another_seeds_chunks():
-    from zerolib.experiments.common.attack_grid import _chunk_seed
+    from zerolib.experiments.common.attack_grid import chunk_seed
 
-    seeds = [_chunk_seed(s, i) for s in range(10) for i in range(40)]   # 10 seeds x 20000 rows
+    seeds = [chunk_seed(s, i) for s in range(10) for i in range(40)]   # 10 seeds x 20000 rows
     assert len(set(seeds)) == len(seeds)
-    assert [_chunk_seed(s, 0) for s in range(5)] == list(range(5))     # a one-chunk grid keeps its seed
+    assert [chunk_seed(s, 0) for s in range(5)] == list(range(5))     # a one-chunk grid keeps its seed

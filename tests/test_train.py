@@ -243,3 +243,59 @@ def test_unknown_precision_is_named(data):
     x, y, _ = data
     with pytest.raises(ValueError, match="precision must be one of"):
         train(fresh(), (x, y), epochs=1, precision="fp16", progress=False, device="cpu")
+
+
+def test_steps_per_epoch_stops_each_epoch_after_that_many_steps(data):
+    """A capped epoch is the uncapped run's first steps: the same shuffled order, the same
+    batches, the same dropout draws, so 2 capped steps leave exactly the weights an uncapped
+    run has after its second step (stopped there by a crash in the third's loss, after its
+    forward pass moved the batch-norm statistics: the parameters are compared)."""
+    x, y, _ = data
+    steps = []
+    capped = fresh()
+    capped.register_forward_hook(lambda m, i, o: steps.append(len(i[0])) if m.training else None)
+    history = train(capped, (x, y), epochs=1, **SETTINGS, steps_per_epoch=2)
+    assert steps == [64, 64] and len(history) == 1          # 2 steps of 64 rows, of the 5 over 300 rows
+    uncapped = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        train(uncapped, (x, y), crashing_loss(3), epochs=1, **SETTINGS)
+    pa, pb = dict(capped.named_parameters()), dict(uncapped.named_parameters())
+    assert pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not same_weights(capped, fresh())
+
+
+def test_onecycle_runs_its_course_over_the_capped_steps(data, monkeypatch):
+    """With a cap, the one-cycle rate rises and falls over the steps taken: 2 epochs of 2
+    steps put the steps at t = 0, 1/4, 1/2, 3/4 of the course (warm-up to 1/4), so the rates
+    are lr x (0.1, 1, (1 + cos(pi/3)) / 2, (1 + cos(2 pi/3)) / 2); over the uncapped 5 steps
+    per epoch the second step would still be warming up."""
+    import math
+    import sys
+
+    tm = sys.modules["zerolib.models.train"]  # the module (zerolib.models.train is also the function's name)
+
+    x, y, _ = data
+    got, original = [], tm._rate
+    monkeypatch.setattr(tm, "_rate", lambda *a: got.append(original(*a)) or got[-1])
+    train(fresh(), (x, y), epochs=2, **{**SETTINGS, "lr_milestones": ()}, schedule="onecycle", steps_per_epoch=2)
+    lr = SETTINGS["lr"]
+    expected = [0.1 * lr, lr, lr * (1 + math.cos(math.pi / 3)) / 2, lr * (1 + math.cos(2 * math.pi / 3)) / 2]
+    assert got == pytest.approx(expected)
+
+
+def test_resume_refuses_another_steps_per_epoch(tmp_path, data):
+    x, y, _ = data
+    path = tmp_path / "ckpt.pt"
+    train(fresh(), (x, y), epochs=1, **SETTINGS, steps_per_epoch=1, checkpoint_path=path)
+    assert load_checkpoint(path)["steps_per_epoch"] == 1
+    with pytest.raises(ValueError, match="steps_per_epoch 1, not None"):
+        train(fresh(), (x, y), epochs=2, **SETTINGS, checkpoint_path=path)
+    train(fresh(), (x, y), epochs=2, **SETTINGS, steps_per_epoch=1, checkpoint_path=path)  # the same cap resumes
+    assert load_checkpoint(path)["epoch"] == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_bad_steps_per_epoch_is_named(data, bad):
+    x, y, _ = data
+    with pytest.raises(ValueError, match="steps_per_epoch must be None or an integer >= 1"):
+        train(fresh(), (x, y), epochs=1, steps_per_epoch=bad, progress=False, device="cpu")

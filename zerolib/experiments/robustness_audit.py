@@ -58,6 +58,7 @@ from zerolib.losses import CodewordMSE, CrossEntropy, ScoreMargin
 from zerolib.models.interface import predict
 
 from .common import model_suite as suite
+from .common.attack_grid import ATTACK_BATCH, chunk_seed, chunked
 from .common.cache import ModelCache
 from .common.head_models import HEAD_MODELS, fit_heads
 from .common.markdown import Section, figures, md_table
@@ -292,11 +293,20 @@ def _setup(families: dict, x_test, y_test, *, eps_values, eps_matrix: float, see
 
 def _white_box_adversaries(s: _Setup, *, pgd_steps: int, surrogate: dict | None, progress: bool) -> None:
     """Every family's white-box adversaries, made once (scored on itself and on every other
-    family), then each family's judge and label memo."""
+    family), then each family's judge and label memo. The rows are attacked in chunks of
+    ``ATTACK_BATCH``, chunk i seeded as paper B's grids seed theirs (``chunk_seed``), so the
+    memory is a chunk's (an input gradient of DenseNet-40 holds about 20 MB an image: the
+    paper-scale audit's 1000 rows at once would need 20 GB) and an audit of at most
+    ``ATTACK_BATCH`` rows is one chunk with the audit's seed."""
     for fam, model in tqdm(s.families.items(), desc="white-box adversaries", disable=not progress):
-        s.wb[fam] = white_box_attacks(fam, model, steps=pgd_steps, seed=s.seed, surrogate=surrogate)
+        def chunk_attacks(i, fam=fam, model=model):
+            return white_box_attacks(fam, model, steps=pgd_steps, seed=chunk_seed(s.seed, i), surrogate=surrogate)
+
+        s.wb[fam] = chunk_attacks(0)
         s.paper_names[fam] = [a for a, (_, is_paper) in s.wb[fam].items() if is_paper]
-        s.adv[fam] = {a: {e: make(e)(s.x, s.y) for e in s.bounded_eps} for a, (make, _) in s.wb[fam].items()}
+        s.adv[fam] = {a: {e: chunked(lambda xc, yc, i, a=a, e=e: chunk_attacks(i)[a][0](e)(xc, yc), s.x, s.y,
+                                     ATTACK_BATCH)
+                          for e in s.bounded_eps} for a in s.wb[fam]}
     s.judges = {fam: judge(model) for fam, model in s.families.items()}
     s.memos = {fam: LabelMemo(j) for fam, j in s.judges.items()}
 
@@ -321,8 +331,11 @@ def _score_and_noise_attacks(s: _Setup, fitted, model, labels) -> list[AuditAtta
     extra = []
     if s.square is not None:
         _, loss = score_module(fitted)
-        extra.append(fixed("Square", model, {e: Square(model, e, loss=loss, seed=s.seed, **s.square)(s.x, s.y)
-                                             for e in s.bounded_eps}, kind="score", labels=labels))
+        def square(e):  # in chunks, as the white-box attacks
+            return chunked(lambda xc, yc, i: Square(model, e, loss=loss, seed=chunk_seed(s.seed, i), **s.square)(xc, yc),
+                           s.x, s.y, ATTACK_BATCH)
+
+        extra.append(fixed("Square", model, {e: square(e) for e in s.bounded_eps}, kind="score", labels=labels))
     if s.noise_draws:
         extra.append(noise("uniform noise", model, draws=s.noise_draws, seed=s.seed))
     return extra

@@ -36,6 +36,7 @@ cannot execute code.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from pathlib import Path
@@ -169,8 +170,8 @@ def load_checkpoint(path, device="cpu") -> dict:
 def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str = "sgd", lr: float = 0.01,
           momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False, batch_size: int = 128,
           lr_milestones=(), lr_gamma: float = 0.1, schedule: str = "step", warmup: float = 0.25,
-          augment=(), crop_pad: int = 2, precision: str = "fp32", seed: int = 0, device="auto", checkpoint_path=None,
-          resume: bool = True, progress: bool = True) -> list[float]:
+          augment=(), crop_pad: int = 2, precision: str = "fp32", steps_per_epoch: int | None = None, seed: int = 0,
+          device="auto", checkpoint_path=None, resume: bool = True, progress: bool = True) -> list[float]:
     """Train ``model`` in place; return the mean training loss of every epoch.
 
     Args:
@@ -194,6 +195,10 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         augment: some of :data:`AUGMENTATIONS` (``"flip"``, ``"crop"``), applied to
             each minibatch of images (N, C, H, W); ``crop_pad``: the crop's shift.
         precision: ``"fp32"`` or ``"bf16"`` (the forward pass under bfloat16 autocast; see above).
+        steps_per_epoch: stop each epoch after this many optimizer steps (the first batches of
+            its shuffled order); ``None``, the default, passes over all the data. A dry run's
+            one step (``zerolib.study.dry_run``): every code path of training at a batch's
+            cost, the data whole.
         batch_size: rows per step (tensors or a Dataset).
         seed: seeds the minibatch order and all other randomness of the run.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
@@ -206,6 +211,9 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
     loss, tensors = _check_args(model, data, loss, epochs, batch_size, lr, seed)
     augment = _check_schedule(schedule, warmup, lr_milestones, augment, crop_pad)
     require(precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {precision!r}")
+    require(steps_per_epoch is None or (isinstance(steps_per_epoch, numbers.Integral)
+                                        and not isinstance(steps_per_epoch, bool) and steps_per_epoch >= 1),
+            f"steps_per_epoch must be None or an integer >= 1, got {steps_per_epoch!r}")
     device = resolve_device(device)
     model.to(device)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, nesterov)
@@ -217,21 +225,26 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
         torch.manual_seed(int(seed))
         start, history = 0, []
         if path is not None and resume and path.exists():
-            start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule, precision)
+            start, history = _resume(path, model, opt, gen, device, data, seed, epochs, schedule, precision,
+                                     steps_per_epoch)
         bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="train", disable=not progress)
+        cap = None if steps_per_epoch is None else int(steps_per_epoch)
         steps = _steps_per_epoch(data, tensors, int(batch_size)) if schedule == "onecycle" else 0
+        if schedule == "onecycle" and cap is not None:
+            steps = min(steps, cap)  # the one-cycle rate runs its whole course over the steps taken
         for epoch in bar:
             def rate(step, epoch=epoch):
                 return _rate(schedule, lr, epoch, step, steps, epochs, lr_milestones, lr_gamma, warmup)
 
-            batches = _batches(data, tensors, int(batch_size), gen)
+            batches = itertools.islice(_batches(data, tensors, int(batch_size), gen), cap)
             if augment:
                 batches = ((_augment(xb, augment, int(crop_pad), gen), yb) for xb, yb in batches)
             history.append(_epoch(model, loss, opt, batches, device, rate, precision == "bf16"))
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
                 ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "epochs": int(epochs),
-                        "schedule": schedule, "precision": precision, "model": model.state_dict(),
+                        "schedule": schedule, "precision": precision, "steps_per_epoch": _written_cap(steps_per_epoch),
+                        "model": model.state_dict(),
                         "optimizer": opt.state_dict(), "rng": _rng_state(gen, device, data),
                         "history": torch.tensor(history, dtype=torch.float64)}
                 atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
@@ -277,7 +290,13 @@ def _steps_per_epoch(data, tensors, batch_size: int) -> int:
     return math.ceil(len(data) / batch_size)
 
 
-def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, precision) -> tuple[int, list[float]]:
+def _written_cap(steps_per_epoch: int | None) -> int:
+    """The checkpoint's record of ``steps_per_epoch``: 0 for every batch."""
+    return 0 if steps_per_epoch is None else int(steps_per_epoch)
+
+
+def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, precision,
+            steps_per_epoch=None) -> tuple[int, list[float]]:
     """Load the checkpoint at ``path`` into the model, optimizer and generators; return the
     epochs it holds and their losses."""
     ckpt = load_checkpoint(path, device)
@@ -291,6 +310,9 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, p
             "recorded it), so a resume could mix two; pass resume=False")
     require(ckpt["precision"] == precision, f"checkpoint {path} was written by a run with precision "
             f"{ckpt['precision']!r}, not {precision!r} (the run would mix both); pass resume=False")
+    written_cap = int(ckpt.get("steps_per_epoch", 0))  # 0 (and a checkpoint before the setting): every batch
+    require(written_cap == _written_cap(steps_per_epoch), f"checkpoint {path} was written by a run with "
+            f"steps_per_epoch {written_cap or None}, not {steps_per_epoch} (the run would mix both); pass resume=False")
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], gen, device, data)

@@ -4,9 +4,10 @@ A paper-scale profile (``mnist``, ``fashion_mnist``, ``cifar10``) takes hours on
 in it (a shape, a memory limit, a missing file) should show in minutes, not hours in. The dry
 profile is derived mechanically from the profile and the notebooks' own defaults: every
 setting named in :data:`CUT_TO_ONE` (iterations, epochs, rounds, attack steps, query budgets,
-restarts), wherever it stands in a nested setting, becomes 1, and each notebook runs one seed.
-Data sizes, architectures and everything else stay as the profile says, so the dry run loads
-the full data, builds the full networks and goes through every code path once.
+restarts), wherever it stands in a nested setting, becomes 1, each notebook runs one seed, and
+each network's one epoch is one optimizer step (:data:`NET_TRAINING`). Data sizes,
+architectures and everything else stay as the profile says, so the dry run loads the full
+data, builds the full networks and goes through every code path once.
 
     python -m zerolib.study run --profile mnist --dry-run     # writes outputs/mnist-dry/
 
@@ -14,9 +15,8 @@ Every setting of CUT_TO_ONE at one still leaves the attacks' rows: over the whol
 (10000 images) every attack cell of paper B's grids is a DenseNet-40 gradient per image, hours
 of a 2-core CPU. ``--dry-attack-rows N`` caps the rows those grids attack (:data:`ATTACKED_ROWS`)
 at N and leaves everything else whole: the full-size dry run (N = 500, one chunk of the grids,
-so their memory is the paper-scale run's), still an epoch of DenseNet-40 over
-every training image: ``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows N`` counts
-its work first (``make dry-run-full`` runs it). For the tests, ``--dry-rows N`` also caps every
+so their memory is the paper-scale run's; ``make dry-run-full`` runs it, and
+``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows N`` counts its work first). For the tests, ``--dry-rows N`` also caps every
 row count of :data:`ROW_COUNTS` (training subsamples, attacked and audited rows; 0, "all",
 becomes N) at N, and the black-box set's cap at 2 N (it must hold twice its starting points):
 the same architectures and code paths in minutes, which is the form CI runs
@@ -31,11 +31,11 @@ from typing import Any
 
 from .runner import Profile, declared_parameters
 
-__all__ = ["ATTACKED_ROWS", "CUT_TO_ONE", "ROW_COUNTS", "cap_attacked_rows", "cap_rows", "cut_to_one", "dry_name", "dry_profile"]
+__all__ = ["ATTACKED_ROWS", "CUT_TO_ONE", "NET_TRAINING", "ROW_COUNTS", "cap_attacked_rows", "cap_rows", "cut_to_one", "dry_name", "dry_profile"]
 
 CUT_TO_ONE = frozenset({
     "n_iter", "epochs", "steps", "max_steps", "pgd_steps", "rounds", "binary_search_steps", "max_queries",
-    "n_queries", "init_evals", "max_evals", "restarts", "noise_draws", "n_seeds",
+    "n_queries", "init_evals", "max_evals", "restarts", "noise_draws", "n_seeds", "steps_per_epoch",
 })
 """The settings that count iterations, epochs, rounds, steps or queries (and seeds)."""
 
@@ -47,19 +47,33 @@ ROW_COUNTS = frozenset({
 
 ATTACKED_ROWS = {"loss_targets": frozenset({"n_attack"})}
 """Per notebook, the row counts ``--dry-attack-rows`` caps: the test rows paper B's grids attack
-(every grid cell a network gradient per row, in chunks of 500). The other notebooks attack all
-their rows in one batch (the audit's 1000, paper A's substitutes' test points), so their memory
-is only the paper-scale run's at full size, and one step over them costs minutes."""
+(every grid cell a network gradient per row, in chunks of 500). The other notebooks' rows stay
+whole: the audit's 1000 go through the same chunks of 500, so they alone reach the paper-scale
+run's memory, and paper A's substitutes attack small models; one step over them costs minutes."""
 
 _DOUBLED = frozenset({"cap"})  # the black-box set's cap: at least twice its starting points, so 2 N
 
 _BUDGET_LISTS = frozenset({"hsj_budgets", "deepfool_steps"})  # lists of query budgets or step limits: one of 1
 
+NET_TRAINING = frozenset({"train", "nets"})
+"""The settings that train networks with :func:`zerolib.models.train`: paper B's heads'
+``train`` (wherever it stands) and each network of ``nets`` (LeNet, SimpleNet80). Their epoch
+is cut to one optimizer step too (``steps_per_epoch``: 1): an epoch of DenseNet-40 over every
+training image is most of a full-size dry run's time on a CPU (an hour and more per head), and
+one batch goes through the same code (the loader over the whole data, the augmentations, the
+step, the checkpoint) with the same memory."""
+
 
 def cut_to_one(value: Any, key: str | None = None) -> Any:
     """``value`` with every setting in :data:`CUT_TO_ONE` set to 1, recursively (a count of 0,
-    which means "the paper's" in a capped setting such as ``max_steps``, becomes 1 too)."""
+    which means "the paper's" in a capped setting such as ``max_steps``, becomes 1 too), and
+    each network training of :data:`NET_TRAINING` cut to one step per epoch."""
     if isinstance(value, dict):
+        if key == "train" and "epochs" in value:
+            value = {**value, "steps_per_epoch": 1}
+        elif key == "nets":
+            value = {k: {**v, "steps_per_epoch": 1} if isinstance(v, dict) and "epochs" in v else v
+                     for k, v in value.items()}
         return {k: cut_to_one(v, str(k)) for k, v in value.items()}
     if key in _BUDGET_LISTS and isinstance(value, list):
         return [1]

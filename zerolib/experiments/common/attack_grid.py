@@ -46,7 +46,7 @@ from zerolib.attacks import BIM, CWL2, FGSM, LBFGS, MIM, PGD, CodebookCWL2, Deep
 from zerolib.losses import CrossEntropy
 from zerolib._io import atomic_write
 
-__all__ = ["ATTACK_BATCH", "GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "with_step_limits", "random_targets", "attack_grid", "STEP_PARAMS"]
+__all__ = ["ATTACK_BATCH", "chunk_seed", "chunked", "GridAttack", "UNTARGETED", "TARGETED", "COLUMNS", "thin", "with_step_limits", "random_targets", "attack_grid", "STEP_PARAMS"]
 
 
 ATTACK_BATCH = 500
@@ -219,11 +219,11 @@ def attack_grid(model, x, y, grid: list[GridAttack], *, loss, targeted: bool = F
         todo = [v for v in g.values if v not in done]
         advs = {}
         if g.nested and todo:  # one run to the largest step limit records the others
-            advs = _chunked(lambda xc, tc, i: _recorded(g, model, todo, xc, tc, loss=loss, targeted=targeted,
-                                                        seed=_chunk_seed(seed, i)), x, labels, batch_size)
+            advs = chunked(lambda xc, tc, i: _recorded(g, model, todo, xc, tc, loss=loss, targeted=targeted,
+                                                        seed=chunk_seed(seed, i)), x, labels, batch_size)
         for v in todo:
-            adv = advs[v] if v in advs else _chunked(
-                lambda xc, tc, i: g.build(model, v, loss=loss, targeted=targeted, seed=_chunk_seed(seed, i))(xc, tc),
+            adv = advs[v] if v in advs else chunked(
+                lambda xc, tc, i: g.build(model, v, loss=loss, targeted=targeted, seed=chunk_seed(seed, i))(xc, tc),
                 x, labels, batch_size)
             done[v] = rows_of(g, v, adv)
             if store is not None:
@@ -241,13 +241,13 @@ def _recorded(g: GridAttack, model, values, x, t, **build) -> dict:
     return {v: atk.recorded[v] for v in values}
 
 
-def _chunk_seed(seed: int, i: int) -> int:
+def chunk_seed(seed: int, i: int) -> int:
     """Chunk ``i``'s seed: the grid's for the first chunk (a grid of one chunk is unchanged), and
     far from every small seed's chunks after it (seed s, chunk i never meets seed s + 1, chunk 0)."""
     return int(seed) + 1_000_003 * int(i)
 
 
-def _chunked(run, x, t, batch_size: int):
+def chunked(run, x, t, batch_size: int):
     """``run(x_chunk, t_chunk, i)`` on consecutive chunks of ``batch_size`` rows, its outputs
     (tensors, or dicts of tensors) joined in row order."""
     outs = [run(x[s:s + batch_size], t[s:s + batch_size], i)
