@@ -27,13 +27,16 @@ def test_cut_to_one_reaches_nested_settings_and_leaves_the_rest():
     given = {"n_seeds": 3, "eps": 0.3, "n_train": 0, "max_steps": 0, "hsj_budgets": [150, 300],
              "models": {"SCD01": {"n_iter": 1000}, "MLP": {"epochs": 100, "hidden": 400}},
              "train": {"epochs": 40, "lr_milestones": [20, 30], "batch_size": 64}, "flag": True,
-             "nets": {"LeNet": {"name": "lenet", "epochs": 50}}, "substitute": {"epochs": 10}}
+             "nets": {"LeNet": {"name": "lenet", "epochs": 50}, "SimpleNet80": {"name": "simplenet80"}},
+             "substitute": {"epochs": 10}}
     dry = cut_to_one(given)
-    # a network's epoch is one optimizer step; other epochs (the convex MLP, the substitute) are whole
+    # a network trains one epoch (even where it leaves the loop's default of 10) of one optimizer
+    # step; other epochs (the convex MLP, the substitute) are cut to one whole epoch
     assert dry == {"n_seeds": 1, "eps": 0.3, "n_train": 0, "max_steps": 1, "hsj_budgets": [1],
                    "models": {"SCD01": {"n_iter": 1}, "MLP": {"epochs": 1, "hidden": 400}},
                    "train": {"epochs": 1, "lr_milestones": [20, 30], "batch_size": 64, "steps_per_epoch": 1},
-                   "flag": True, "nets": {"LeNet": {"name": "lenet", "epochs": 1, "steps_per_epoch": 1}},
+                   "flag": True, "nets": {"LeNet": {"name": "lenet", "epochs": 1, "steps_per_epoch": 1},
+                                          "SimpleNet80": {"name": "simplenet80", "epochs": 1, "steps_per_epoch": 1}},
                    "substitute": {"epochs": 1}}
     assert given["models"]["SCD01"]["n_iter"] == 1000  # the original is left as it was
 

@@ -241,3 +241,7 @@ def test_lipschitz_section_reads_the_bounds_and_is_none_without_them(tmp_path):
     assert "with flip, bf16 forward pass on" in network_text(
         {"net": "convnet", "train": {"epochs": 1, "augment": "flip", "precision": "bf16"}})
     assert "fp32" not in network_text({"net": "convnet", "train": {"epochs": 1, "precision": "fp32"}})
+    # a dry run's capped epoch says so: a reader never takes its one step for an epoch
+    assert ", 1 epochs of 1 steps of adam" in network_text(
+        {"net": "convnet", "train": {"epochs": 1, "steps_per_epoch": 1, "optimizer": "adam"}})
+    assert "steps" not in network_text({"net": "convnet", "train": {"epochs": 3}})

@@ -71,7 +71,16 @@ def test_chunked_white_box_attacks_keep_the_rows_in_order(task, monkeypatch):
     the same numbers as one chunk."""
     d, fams, r = task
     monkeypatch.setattr(experiment, "ATTACK_BATCH", 16)
-    again = audit_families(fams, d.x_test, d.y_test, **SETTINGS)
+    sizes, chunked = [], experiment.chunked
+
+    def counting(run, x, t, batch_size):
+        sizes.append((len(x), batch_size))
+        return chunked(run, x, t, batch_size)
+
+    monkeypatch.setattr(experiment, "chunked", counting)
+    again = audit_families(fams, d.x_test, d.y_test, **{**SETTINGS, "square": {"n_queries": 5}})
+    assert sizes and set(sizes) == {(SETTINGS["n_audit"], 16)}     # every attack on the 40 rows, 3 chunks
+    assert "Square" in set(again["curves"].attack)                 # the Square attack went through chunks too
 
     def sign_w(curves):
         return curves[(curves.family == "SVM") & (curves.attack == "sign(w)")].set_index("eps").accuracy

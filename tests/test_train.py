@@ -294,6 +294,22 @@ def test_resume_refuses_another_steps_per_epoch(tmp_path, data):
     assert load_checkpoint(path)["epoch"] == 2
 
 
+def test_a_checkpoint_from_before_the_cap_resumes_uncapped(tmp_path, data):
+    """A checkpoint written before ``steps_per_epoch`` existed holds every batch of its epochs:
+    an uncapped run resumes from it, a capped one is refused."""
+    from zerolib._io import atomic_write
+
+    x, y, _ = data
+    path = tmp_path / "ckpt.pt"
+    train(fresh(), (x, y), epochs=1, **SETTINGS, checkpoint_path=path)
+    old = {k: v for k, v in load_checkpoint(path).items() if k != "steps_per_epoch"}
+    atomic_write(path, lambda tmp: torch.save(old, tmp))
+    with pytest.raises(ValueError, match="steps_per_epoch None, not 1"):
+        train(fresh(), (x, y), epochs=2, **SETTINGS, steps_per_epoch=1, checkpoint_path=path)
+    train(fresh(), (x, y), epochs=2, **SETTINGS, checkpoint_path=path)
+    assert load_checkpoint(path)["epoch"] == 2
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
 def test_bad_steps_per_epoch_is_named(data, bad):
     x, y, _ = data

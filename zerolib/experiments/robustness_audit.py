@@ -299,8 +299,13 @@ def _white_box_adversaries(s: _Setup, *, pgd_steps: int, surrogate: dict | None,
     paper-scale audit's 1000 rows at once would need 20 GB) and an audit of at most
     ``ATTACK_BATCH`` rows is one chunk with the audit's seed."""
     for fam, model in tqdm(s.families.items(), desc="white-box adversaries", disable=not progress):
-        def chunk_attacks(i, fam=fam, model=model):
-            return white_box_attacks(fam, model, steps=pgd_steps, seed=chunk_seed(s.seed, i), surrogate=surrogate)
+        built: dict[int, dict] = {}  # chunk i's attacks, built once for all its attacks and eps
+
+        def chunk_attacks(i, fam=fam, model=model, built=built):
+            if i not in built:
+                built[i] = white_box_attacks(fam, model, steps=pgd_steps, seed=chunk_seed(s.seed, i),
+                                             surrogate=surrogate)
+            return built[i]
 
         s.wb[fam] = chunk_attacks(0)
         s.paper_names[fam] = [a for a, (_, is_paper) in s.wb[fam].items() if is_paper]

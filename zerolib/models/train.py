@@ -15,7 +15,8 @@ nondeterminism of some kernels). The learning-rate schedule is a function of the
 epoch and step, so it needs no state. The augmentations (random flips and
 shifted crops) draw from the run's generator, so they resume exactly too. The checkpoint names
 its schedule and precision (and, for the one-cycle schedule, whose rate depends on it, the
-total of epochs); a run with other ones refuses to resume from it (it would mix two runs).
+total of epochs) and its ``steps_per_epoch``; a run with other ones refuses to resume from it (it
+would mix two runs).
 
 Precision: ``"fp32"`` trains in single precision; ``"bf16"`` runs the forward pass under
 bfloat16 autocast (convolutions and matrix products in bfloat16, the loss and the weights,

@@ -57,11 +57,12 @@ _BUDGET_LISTS = frozenset({"hsj_budgets", "deepfool_steps"})  # lists of query b
 
 NET_TRAINING = frozenset({"train", "nets"})
 """The settings that train networks with :func:`zerolib.models.train`: paper B's heads'
-``train`` (wherever it stands) and each network of ``nets`` (LeNet, SimpleNet80). Their epoch
-is cut to one optimizer step too (``steps_per_epoch``: 1): an epoch of DenseNet-40 over every
-training image is most of a full-size dry run's time on a CPU (an hour and more per head), and
-one batch goes through the same code (the loader over the whole data, the augmentations, the
-step, the checkpoint) with the same memory."""
+``train`` (wherever it stands) and each network of ``nets`` (LeNet, SimpleNet80). They train one
+epoch (set even where the loop's default would hold) of one optimizer step (``steps_per_epoch``:
+1); the Papernot substitutes keep their one whole epoch over their small sets. An epoch of
+DenseNet-40 over every training image is most of a full-size dry run's time on a CPU (an hour
+and more per head), and one batch goes through the same code (the loader over the whole data,
+the augmentations, the step, the checkpoint) with the same memory."""
 
 
 def cut_to_one(value: Any, key: str | None = None) -> Any:
@@ -69,11 +70,10 @@ def cut_to_one(value: Any, key: str | None = None) -> Any:
     which means "the paper's" in a capped setting such as ``max_steps``, becomes 1 too), and
     each network training of :data:`NET_TRAINING` cut to one step per epoch."""
     if isinstance(value, dict):
-        if key == "train" and "epochs" in value:
-            value = {**value, "steps_per_epoch": 1}
-        elif key == "nets":
-            value = {k: {**v, "steps_per_epoch": 1} if isinstance(v, dict) and "epochs" in v else v
-                     for k, v in value.items()}
+        if key in NET_TRAINING:  # one epoch (the loop's default is 10) of one step
+            one_step = {"epochs": 1, "steps_per_epoch": 1}
+            value = ({**value, **one_step} if key == "train" else
+                     {k: {**v, **one_step} if isinstance(v, dict) else v for k, v in value.items()})
         return {k: cut_to_one(v, str(k)) for k, v in value.items()}
     if key in _BUDGET_LISTS and isinstance(value, list):
         return [1]

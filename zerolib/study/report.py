@@ -94,7 +94,8 @@ def setting(params: dict) -> str:
     parts += [f"{m} n_iter {v['n_iter']}" for m, v in models.items() if isinstance(v, dict) and "n_iter" in v]
     train = params.get("train") if isinstance(params.get("train"), dict) else {}
     if "epochs" in train:
-        parts.append(f"{train['epochs']} epochs")
+        parts.append(f"{train['epochs']} epochs" + (f" of {train['steps_per_epoch']} steps"
+                                                     if train.get("steps_per_epoch") else ""))
     return ", ".join(parts)
 
 

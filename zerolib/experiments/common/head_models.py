@@ -61,7 +61,8 @@ def network_text(params: dict) -> str:
     arch_text = f" ({', '.join(f'{k} {v}' for k, v in arch.items())})" if arch else ""
     train = params.get("train") or {}
     augment = as_augmentations(train.get("augment"))
-    recipe = (f", {train['epochs']} epochs of {train.get('optimizer', 'sgd')}"
+    capped = f" of {train['steps_per_epoch']} steps" if train.get("steps_per_epoch") else ""  # a dry run's
+    recipe = (f", {train['epochs']} epochs{capped} of {train.get('optimizer', 'sgd')}"
               + (f" ({train['schedule']})" if train.get("schedule") else "")
               + (f" with {'+'.join(augment)}" if augment else "")
               + (f", {train['precision']} forward pass" if train.get("precision", "fp32") != "fp32" else "")
