@@ -244,7 +244,7 @@ def train(model: nn.Module, data, loss=None, epochs: int = 10, *, optimizer: str
             bar.set_postfix(loss=f"{history[-1]:.4f}")
             if path is not None:
                 ckpt = {"format": _FORMAT, "epoch": epoch + 1, "seed": int(seed), "epochs": int(epochs),
-                        "schedule": schedule, "precision": precision, "steps_per_epoch": _written_cap(steps_per_epoch),
+                        "schedule": schedule, "precision": precision, "steps_per_epoch": steps_per_epoch,
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(), "rng": _rng_state(gen, device, data),
                         "history": torch.tensor(history, dtype=torch.float64)}
@@ -291,11 +291,6 @@ def _steps_per_epoch(data, tensors, batch_size: int) -> int:
     return math.ceil(len(data) / batch_size)
 
 
-def _written_cap(steps_per_epoch: int | None) -> int:
-    """The checkpoint's record of ``steps_per_epoch``: 0 for every batch."""
-    return 0 if steps_per_epoch is None else int(steps_per_epoch)
-
-
 def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, precision,
             steps_per_epoch=None) -> tuple[int, list[float]]:
     """Load the checkpoint at ``path`` into the model, optimizer and generators; return the
@@ -311,9 +306,9 @@ def _resume(path: Path, model, opt, gen, device, data, seed, epochs, schedule, p
             "recorded it), so a resume could mix two; pass resume=False")
     require(ckpt["precision"] == precision, f"checkpoint {path} was written by a run with precision "
             f"{ckpt['precision']!r}, not {precision!r} (the run would mix both); pass resume=False")
-    written_cap = int(ckpt.get("steps_per_epoch", 0))  # 0 (and a checkpoint before the setting): every batch
-    require(written_cap == _written_cap(steps_per_epoch), f"checkpoint {path} was written by a run with "
-            f"steps_per_epoch {written_cap or None}, not {steps_per_epoch} (the run would mix both); pass resume=False")
+    written_cap = ckpt.get("steps_per_epoch")  # None (and a checkpoint from before the setting): every batch
+    require(written_cap == steps_per_epoch, f"checkpoint {path} was written by a run with "
+            f"steps_per_epoch {written_cap}, not {steps_per_epoch} (the run would mix both); pass resume=False")
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], gen, device, data)
