@@ -4,7 +4,7 @@ this device, and their product, the expected time of the run before hours of a G
     ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py                 # CPU
     ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --device cuda   # the GPU's figure
     ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --counts-only   # nothing timed
-    ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows 500
+    ZEROLIB_DATA=/path/to/data .venv/bin/python benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows 100
 
 The counts are derived from the profile as the study runs it (each notebook's own defaults under
 the profile's values, as ``--dry-run`` derives them) and from the attack grids as defined in

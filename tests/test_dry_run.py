@@ -84,19 +84,22 @@ def test_dry_rows_caps_every_row_count_and_nothing_else():
         dry_profile(profile, ROOT / "notebooks", rows=0)
 
 
-def test_dry_attack_rows_caps_paper_bs_grid_rows_and_leaves_the_rest_whole():
+def test_dry_attack_rows_caps_the_attacked_rows_of_paper_bs_grids_and_the_audit_and_leaves_the_rest_whole():
     given = {"n_train": 0, "n_test": 0, "n_attack": 0, "n_audit": 1000, "flag": True}
     assert cap_attacked_rows("loss_targets", given, 500) == dict(given, n_attack=500)
     assert cap_attacked_rows("loss_targets", dict(given, n_attack=200), 500)["n_attack"] == 200
-    assert cap_attacked_rows("robustness_audit", given, 500) == given      # attacks all its rows in one batch
+    assert cap_attacked_rows("robustness_audit", given, 100) == dict(given, n_audit=100)
+    assert cap_attacked_rows("robustness_audit", given, 5000) == given     # a cap above the count leaves it
+    assert cap_attacked_rows("blackbox", given, 100) == given              # paper A's substitutes: whole
     assert all(keys <= ROW_COUNTS for keys in ATTACKED_ROWS.values())
     profile = Profile.load(ROOT / "params", "cifar10")
-    dry = dry_profile(profile, ROOT / "notebooks", attack_rows=500)
-    assert dry.name == "cifar10-dry-attack500"
+    dry = dry_profile(profile, ROOT / "notebooks", attack_rows=100)
+    assert dry.name == "cifar10-dry-attack100"
     full = dry_profile(profile, ROOT / "notebooks")
     changed = {nb for nb in dry.notebooks if dry.notebooks[nb] != full.notebooks[nb]}
-    assert changed == {"loss_targets"}
-    assert dry.notebooks["loss_targets"] == dict(full.notebooks["loss_targets"], n_attack=500)
+    assert changed == {"loss_targets", "robustness_audit"}
+    assert dry.notebooks["loss_targets"] == dict(full.notebooks["loss_targets"], n_attack=100)
+    assert dry.notebooks["robustness_audit"] == dict(full.notebooks["robustness_audit"], n_audit=100)
     assert full.notebooks["loss_targets"]["n_attack"] == 0 and full.notebooks["loss_targets"]["n_test"] == 0
     assert full.notebooks["robustness_audit"]["n_audit"] == 1000          # the paper-scale audit, whole
     assert full.notebooks["loss_targets"]["deepfool_steps"] == [1]       # DeepFool's step limits: one step

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-rows", type=int, metavar="N", help="with --dry-run: every row count (training "
                      "subsamples, attacked rows) capped at N too, the form CI runs (outputs/<PROFILE>-dry-rowsN/)")
     run.add_argument("--dry-attack-rows", type=int, metavar="N", help="with --dry-run: the rows paper B's grids "
-                     "attack capped at N, all else whole: the full-size dry run (outputs/<PROFILE>-dry-attackN/)")
+                     "and the audit attack capped at N, all else whole: the full-size dry run (outputs/<PROFILE>-dry-attackN/)")
     run.add_argument("--seeds", type=int, nargs="+", help="consecutive seeds replacing every notebook's seed and n_seeds")
     run.add_argument("--threads", type=int, help="torch threads of every notebook kernel (default: serial, torch's "
                      "default; parallel, each host's cores over its task slots); the numbers depend on it")

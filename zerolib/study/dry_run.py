@@ -13,10 +13,11 @@ data, builds the full networks and goes through every code path once.
 
 Every setting of CUT_TO_ONE at one still leaves the attacks' rows: over the whole test set
 (10000 images) every attack cell of paper B's grids is a DenseNet-40 gradient per image, hours
-of a 2-core CPU. ``--dry-attack-rows N`` caps the rows those grids attack (:data:`ATTACKED_ROWS`)
-at N and leaves everything else whole: the full-size dry run (N = 500, one chunk of the grids,
-so their memory is the paper-scale run's; ``make dry-run-full`` runs it, and
-``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows N`` counts its work first). For the tests, ``--dry-rows N`` also caps every
+of a 2-core CPU. ``--dry-attack-rows N`` caps the rows those grids and the audit attack
+(:data:`ATTACKED_ROWS`) at N and leaves everything else whole: the full-size dry run (``make
+dry-run-full`` runs it at N = 100; ``benchmarks/paper_scale_cost.py --dry-run --dry-attack-rows
+N`` counts its work first, and its gradient unit is timed on a whole chunk of 500, the memory of
+the paper-scale run's attacks). For the tests, ``--dry-rows N`` also caps every
 row count of :data:`ROW_COUNTS` (training subsamples, attacked and audited rows; 0, "all",
 becomes N) at N, and the black-box set's cap at 2 N (it must hold twice its starting points):
 the same architectures and code paths in minutes, which is the form CI runs
@@ -45,11 +46,13 @@ ROW_COUNTS = frozenset({
 })
 """The settings that count rows (0 means all of them): capped by ``--dry-rows``."""
 
-ATTACKED_ROWS = {"loss_targets": frozenset({"n_attack"})}
+ATTACKED_ROWS = {"loss_targets": frozenset({"n_attack"}), "robustness_audit": frozenset({"n_audit"})}
 """Per notebook, the row counts ``--dry-attack-rows`` caps: the test rows paper B's grids attack
-(every grid cell a network gradient per row, in chunks of 500). The other notebooks' rows stay
-whole: the audit's 1000 go through the same chunks of 500, so they alone reach the paper-scale
-run's memory, and paper A's substitutes attack small models; one step over them costs minutes."""
+and the rows the audit attacks (every attack a network gradient per row, in chunks of 500: one
+step of each over the grids' 163 cells a row and the audit's 50 is 40 ms an MNIST image of
+DenseNet-40 on a 2-core CPU, so 500 rows of the grids alone are 54 minutes). The other
+notebooks' rows stay whole: paper A's substitutes attack small models, one step over them costs
+minutes."""
 
 _DOUBLED = frozenset({"cap"})  # the black-box set's cap: at least twice its starting points, so 2 N
 
@@ -125,9 +128,8 @@ def dry_profile(profile: Profile, notebooks_dir: Path, rows: int | None = None,
     """``profile`` as a dry run (named ``<name>-dry``): each notebook's parameters, its own
     defaults under the profile's values, with every count of :data:`CUT_TO_ONE` cut to one;
     with ``rows``, every row count of :data:`ROW_COUNTS` capped at it too (``<name>-dry-rows<N>``);
-    with ``attack_rows``, the rows paper B's grids attack (:data:`ATTACKED_ROWS`) capped at it and
-    the data left whole (``<name>-dry-attack<N>``: the full-size dry run, whose grids still fill
-    their chunks of 500 rows when N is 500 but do not run over the whole test set)."""
+    with ``attack_rows``, the rows paper B's grids and the audit attack (:data:`ATTACKED_ROWS`)
+    capped at it and the data left whole (``<name>-dry-attack<N>``: the full-size dry run)."""
     for what, n in (("rows", rows), ("attack_rows", attack_rows)):
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             raise ValueError(f"{what} must be an integer >= 1, got {n!r}")
