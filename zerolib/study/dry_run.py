@@ -48,11 +48,9 @@ ROW_COUNTS = frozenset({
 
 ATTACKED_ROWS = {"loss_targets": frozenset({"n_attack"}), "robustness_audit": frozenset({"n_audit"})}
 """Per notebook, the row counts ``--dry-attack-rows`` caps: the test rows paper B's grids attack
-and the rows the audit attacks (every attack a network gradient per row, in chunks of 500: one
-step of each over the grids' 163 cells a row and the audit's 50 is 40 ms an MNIST image of
-DenseNet-40 on a 2-core CPU, so 500 rows of the grids alone are 54 minutes). The other
-notebooks' rows stay whole: paper A's substitutes attack small models, one step over them costs
-minutes."""
+and the rows the audit attacks (every attack a network gradient per row, in chunks of 500; the
+cost benchmark counts and times them). The other notebooks' rows stay whole: paper A's
+substitutes attack small models, one step over them costs minutes."""
 
 _DOUBLED = frozenset({"cap"})  # the black-box set's cap: at least twice its starting points, so 2 N
 
